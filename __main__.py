@@ -1,0 +1,5 @@
+"""Pulumi runs this file; the program itself lives in the installed package."""
+
+from mlstack.program import main
+
+main()

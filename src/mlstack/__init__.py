@@ -1,0 +1,1 @@
+"""mlstack: Azure Machine Learning estates as code."""

@@ -1,0 +1,1 @@
+"""ComponentResources that group infrastructure per target; no asset logic here."""

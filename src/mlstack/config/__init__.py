@@ -1,0 +1,1 @@
+"""Configuration: pydantic models for stack settings and asset specs."""

@@ -1,0 +1,74 @@
+"""A stack's mlstack settings, validated in one pass.
+
+The values come from ``stacks/Pulumi.<stack>.yaml`` (namespace ``mlstack:``). Unknown
+keys are errors, because a misspelt key silently falling back to a default is the worst
+kind of configuration bug; every problem is reported together, naming file and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from mlstack.config.naming import container_for_stack, container_problem, stack_problem
+from mlstack.errors import ConfigError, Problem
+
+NAMESPACE = "mlstack"
+
+
+class StackConfig(BaseModel):
+    """Everything the program needs to know about one stack."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+    stack: str
+    target: Literal["local", "azure"] = "local"
+    description: str = Field(default="", max_length=1024)
+    tags: dict[str, str] = Field(default_factory=dict)
+    container: str = ""
+
+    @field_validator("stack")
+    @classmethod
+    def _stack_name(cls, value: str) -> str:
+        problem = stack_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("container")
+    @classmethod
+    def _container_name(cls, value: str) -> str:
+        problem = container_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def datastore_container(self) -> str:
+        """The configured container, else ``mlstack-<stack>``."""
+        return self.container or container_for_stack(self.stack)
+
+
+def stack_file(stack: str) -> str:
+    return f"stacks/Pulumi.{stack}.yaml"
+
+
+def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
+    """Validate ``values`` (keys without the ``mlstack:`` prefix) for ``stack``."""
+    try:
+        return StackConfig.model_validate({"stack": stack, **values})
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"])
+            reason = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                reason = "unknown key: remove it or correct its spelling"
+            field = "stack name" if key == "stack" else f"{NAMESPACE}:{key}"
+            problems.append(Problem(stack_file(stack), field, reason))
+        raise ConfigError(problems) from None

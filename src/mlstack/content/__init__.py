@@ -1,0 +1,1 @@
+"""Content layer: hashing, manifests and blob transfer, shared by both workspace backends."""

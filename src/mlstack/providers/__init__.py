@@ -1,0 +1,1 @@
+"""Pulumi dynamic providers: thin translations of inputs into workspace calls."""

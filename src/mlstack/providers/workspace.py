@@ -1,0 +1,135 @@
+"""The ``Workspace`` dynamic resource: a local workspace record and its datastore container.
+
+Thin by design: inputs are validated in ``check`` and translated into calls on
+:class:`~mlstack.workspace.local.LocalWorkspace`. The Azurite endpoint is looked up at
+call time from the service record under ``home`` — where the emulator listens today is
+machine state, not desired state, so it never shows as a diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from mlstack.config.naming import container_problem, stack_problem
+from mlstack.errors import NotFoundError
+from mlstack.services.azurite import Azurite
+from mlstack.workspace.local import DATASTORE, LocalWorkspace, WorkspaceInfo
+
+REPLACE_KEYS = ("stack", "home", "container")
+UPDATE_KEYS = ("description", "tags")
+
+
+def _workspace(props: dict[str, Any]) -> LocalWorkspace:
+    home = Path(props["home"])
+    catalog = home / "stacks" / props["stack"] / "workspace.db"
+    return LocalWorkspace(catalog, Azurite(home).endpoint(), props["container"])
+
+
+def _outputs(props: dict[str, Any], info: WorkspaceInfo) -> dict[str, Any]:
+    return {
+        "stack": props["stack"],
+        "home": props["home"],
+        **info.to_dict(),
+        "datastore": DATASTORE,
+        "datastore_uri": f"azureml://datastores/{DATASTORE}",
+        "catalog": str(Path(props["home"]) / "stacks" / props["stack"] / "workspace.db"),
+    }
+
+
+class WorkspaceProvider(ResourceProvider):
+    """CRUD for a local workspace; every method is safe to repeat after a crash."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        for key in ("stack", "home", "container"):
+            if not isinstance(news.get(key), str) or not news[key]:
+                failures.append(CheckFailure(key, f"{key} is required and must be a string"))
+        if not failures:
+            for key, problem in (
+                ("stack", stack_problem(news["stack"])),
+                ("container", container_problem(news["container"])),
+                ("home", None if Path(news["home"]).is_absolute() else "must be an absolute path"),
+            ):
+                if problem:
+                    failures.append(CheckFailure(key, problem))
+        tags = news.get("tags", {})
+        if not isinstance(tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+        ):
+            failures.append(CheckFailure("tags", "tags must map strings to strings"))
+        inputs = {**news, "description": news.get("description") or "", "tags": tags}
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]
+        updates = [key for key in UPDATE_KEYS if olds.get(key) != news.get(key)]
+        # Same container name on both sides of a replace: delete first, or the delete of
+        # the old resource would remove the container the new one just created.
+        return DiffResult(
+            changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        info = _workspace(props).create(props["stack"], props["description"], props["tags"])
+        return CreateResult(f"local/{props['stack']}", _outputs(props, info))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            info = _workspace(props).get()
+        except NotFoundError:
+            return ReadResult("", {})  # gone outside Pulumi: refresh drops it from state
+        outs = _outputs(props, info)
+        inputs = {key: outs[key] for key in ("stack", "home", "container", *UPDATE_KEYS)}
+        return ReadResult(id_, outs, inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        info = _workspace(news).update(news["description"], news["tags"])
+        return UpdateResult(_outputs(news, info))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        _workspace(props).delete()
+
+
+class Workspace(Resource, module="mlstack", name="Workspace"):
+    """A stack's local workspace: catalog record plus default datastore container."""
+
+    name: pulumi.Output[str]
+    container: pulumi.Output[str]
+    datastore: pulumi.Output[str]
+    datastore_uri: pulumi.Output[str]
+    catalog: pulumi.Output[str]
+    created_at: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        stack: str,
+        home: str,
+        container: str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "stack": stack,
+            "home": home,
+            "container": container,
+            "description": description,
+            "tags": tags or {},
+            **dict.fromkeys(("name", "datastore", "datastore_uri", "catalog", "created_at")),
+        }
+        super().__init__(WorkspaceProvider(), resource_name, props, opts)

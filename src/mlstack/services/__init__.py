@@ -1,0 +1,1 @@
+"""Local services the offline target runs: Azurite today, endpoints later."""

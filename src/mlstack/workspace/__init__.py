@@ -1,0 +1,1 @@
+"""The asset registry behind one interface: the local emulator and Azure ML."""

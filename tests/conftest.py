@@ -1,0 +1,39 @@
+"""Shared fixtures: the project, and one real Azurite for the whole test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.project import Project
+from mlstack.services.azurite import Azurite, ServiceState, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return Project(ROOT)
+
+
+@pytest.fixture(scope="session")
+def azurite_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An mlstack home of the tests' own, so no test touches the developer's .mlstack."""
+    return tmp_path_factory.mktemp("mlstack-home")
+
+
+@pytest.fixture(scope="session")
+def azurite(azurite_home: Path, project: Project) -> Iterator[ServiceState]:
+    """A real Azurite on a free loopback port, started once and stopped at the end."""
+    service = Azurite(azurite_home, project.tools)
+    state = service.start(port=free_port())
+    yield state
+    service.stop()
+
+
+@pytest.fixture
+def endpoint(azurite: ServiceState) -> BlobEndpoint:
+    return azurite.endpoint

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build the pulumi CLI, the Python language host and the dynamic-provider host script at the
+# version in VERSION, into a cache outside the repo, and link them into .tools/bin.
+# Skips all work when a pulumi of that version is already on PATH or already built.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+version=$(tr -d '[:space:]' < "$here/VERSION")
+bin="$root/.tools/bin"
+cache="${MLSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlstack}/pulumi-$version"
+files=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
+
+reports() { [ -x "$1" ] && [ "$("$1" version 2>/dev/null)" = "$version" ]; }
+
+# 1. A pinned pulumi on PATH (outside .tools/bin) serves as it is.
+if onpath=$(PATH=$(echo "$PATH" | tr ':' '\n' | grep -vx "$bin" | paste -sd:) command -v pulumi) \
+   && reports "$onpath"; then
+  echo "pulumi $version found on PATH at $onpath; nothing to build"
+  exit 0
+fi
+
+# 2. Build into the cache unless a complete build of this version is there.
+complete=true
+for f in "${files[@]}"; do [ -x "$cache/$f" ] || complete=false; done
+if ! $complete || ! reports "$cache/pulumi"; then
+  command -v go >/dev/null || { echo "error: Go >= 1.25 is needed to build pulumi: install it" >&2; exit 1; }
+  echo "building pulumi $version from Go modules into $cache (first time only; several minutes)"
+  mkdir -p "$cache"
+  cd "$here"
+  ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version"
+  go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$cache/pulumi" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  sdk=$(go list -mod=readonly -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  # Shipped as a plain file in the (read-only) module zip: install it executable.
+  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$cache/"
+  # The language host comes from its own module (see python-host/go.mod for why), and its
+  # exec shim must sit beside it, from the same module.
+  cd "$here/python-host"
+  go build -mod=readonly -trimpath -o "$cache/pulumi-language-python" \
+    github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
+  host_sdk=$(go list -mod=readonly -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  install -m 0755 "$host_sdk/python/cmd/pulumi-language-python-exec" "$cache/"
+fi
+
+# 3. Link the build into the project.
+mkdir -p "$bin"
+for f in "${files[@]}"; do ln -sfn "$cache/$f" "$bin/$f"; done
+echo "pulumi $version ready in $bin"
