@@ -26,7 +26,12 @@ def test_every_problem_is_reported_at_once_with_file_and_key() -> None:
             {"target": "moon", "container": "Bad_Name", "contaner": "x", "tags": {"a": 1}},
         )
     problems = {p.field: p for p in caught.value.problems}
-    assert set(problems) == {"mlstack:target", "mlstack:container", "mlstack:contaner", "mlstack:tags.a"}
+    assert set(problems) == {
+        "mlstack:target",
+        "mlstack:container",
+        "mlstack:contaner",
+        "mlstack:tags.a",
+    }
     assert all(p.file == "stacks/Pulumi.local.yaml" for p in problems.values())
     assert "remove it or correct its spelling" in problems["mlstack:contaner"].reason
     assert "3-63 lowercase" in problems["mlstack:container"].reason

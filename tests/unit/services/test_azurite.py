@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_start_is_idempotent_and_state_is_recorded(
 def test_start_on_another_port_while_running_is_refused(
     azurite: ServiceState, azurite_home: Path, project: Project
 ) -> None:
-    with pytest.raises(ServiceError, match="already running on port .*mlstack local stop"):
+    with pytest.raises(ServiceError, match=r"already running on port .*mlstack local stop"):
         Azurite(azurite_home, project.tools).start(port=azurite.port + 1)
 
 
@@ -63,19 +64,17 @@ def test_missing_node_says_how_to_install_it(
     tmp_path: Path, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty PATH: no node anywhere
-    with pytest.raises(ServiceError, match="Node.js is not on PATH.*make setup"):
+    with pytest.raises(ServiceError, match=r"Node.js is not on PATH.*make setup"):
         Azurite(tmp_path, project.tools).start()
 
 
 def test_missing_install_says_make_setup(tmp_path: Path) -> None:
-    with pytest.raises(ServiceError, match="not installed .*make setup"):
+    with pytest.raises(ServiceError, match=r"not installed .*make setup"):
         Azurite(tmp_path, tmp_path / "no-tools").start()
 
 
 def test_stale_pid_file_is_ignored_and_never_signalled(tmp_path: Path) -> None:
     """A recorded pid that is not Azurite (here: this test process) is not ours to stop."""
-    import os
-
     service = Azurite(tmp_path)
     service.folder.mkdir(parents=True)
     service.state_file.write_text(json.dumps({"pid": os.getpid(), "port": 1, "location": "x"}))

@@ -1,0 +1,89 @@
+"""Drive the real pulumi CLI on a throwaway copy of the project.
+
+The copy shares the repo's venv and toolchain (symlinks) and the session's Azurite home,
+but has its own state backend and stack files, so tests never touch the developer's
+stacks and can run in parallel with a `make demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlstack.project import HOME_ENV, Project
+from mlstack.services.azurite import ServiceState
+from mlstack.toolchain import offline_environment
+
+ENGINE_FLAGS = ("--skip-plugin-pre-install",)
+ENGINE_COMMANDS = {"up", "preview", "refresh", "destroy"}
+
+
+@dataclass
+class Pulumi:
+    """The real CLI, run in ``cwd`` with the offline environment, on one stack."""
+
+    cwd: Path
+    env: dict[str, str]
+    stack: str
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = ["pulumi", *args, "--non-interactive"]
+        if args[0] in ENGINE_COMMANDS:
+            command += [*ENGINE_FLAGS, "--stack", self.stack]
+        result = subprocess.run(
+            command, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=600,
+            check=False,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def outputs(self) -> dict[str, Any]:
+        out = self.run("stack", "output", "--json", "--stack", self.stack).stdout
+        return dict(json.loads(out))
+
+    def preview_steps(self) -> list[dict[str, Any]]:
+        """The steps of ``pulumi preview --json``, as the engine reports them."""
+        return list(json.loads(self.run("preview", "--json").stdout).get("steps", []))
+
+
+def make_project_copy(root: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(root / name, dest / name)
+    for name in (".venv", ".tools"):
+        (dest / name).symlink_to(root / name)
+    (dest / "stacks").mkdir()
+    return dest
+
+
+@pytest.fixture
+def pulumi(
+    tmp_path: Path, project: Project, azurite: ServiceState, azurite_home: Path
+) -> Iterator[Pulumi]:
+    """A fresh stack (config copied from ``stacks/Pulumi.local.yaml``) on a copy of the project."""
+    copy = make_project_copy(project.root, tmp_path / "project")
+    stack = f"it-{uuid.uuid4().hex[:8]}"
+    local = (project.root / "stacks" / "Pulumi.local.yaml").read_text()
+    config = "\n".join(line for line in local.splitlines() if not line.startswith("encryptionsalt"))
+    (copy / "stacks" / f"Pulumi.{stack}.yaml").write_text(config + "\n")
+    base = {k: v for k, v in os.environ.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_HOME")}
+    base[HOME_ENV] = str(azurite_home)  # the provider finds the session's Azurite here
+    env = {**base, **offline_environment(Project(copy), base)}
+    Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    cli = Pulumi(copy, env, stack)
+    cli.run("stack", "init", stack)
+    yield cli
+    cli.run("destroy", "--yes", check=False)
+    cli.run("stack", "rm", "--yes", "--force", stack, check=False)
