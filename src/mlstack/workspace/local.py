@@ -1,16 +1,18 @@
 """LocalWorkspace: the offline emulator of an Azure ML workspace.
 
-A workspace is a SQLite catalog file (one per stack) plus its default datastore, a blob
-container in Azurite. Writes run in ``BEGIN IMMEDIATE`` transactions so two processes
-cannot interleave; the catalog is created before the first write and removed last.
+A workspace is a SQLite catalog (one per stack) plus its default datastore, a blob
+container in Azurite. Asset semantics follow Azure ML: ``(name, version)`` is write-once,
+the next version is the container's next integer, identical content is never a new
+version, data versions are archived rather than deleted, and illegal changes fail with
+the service's own wording (e.g. "Asset paths cannot be updated.").
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,20 +20,28 @@ from pathlib import Path
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from mlstack.content.blobstore import BlobEndpoint
-from mlstack.errors import NotFoundError, WorkspaceError
+from mlstack.content.manifest import Manifest
+from mlstack.errors import ImmutableError, NotFoundError, WorkspaceError
+from mlstack.workspace.asset import DATASTORE, DataVersion
+from mlstack.workspace.catalog import Catalog
 
-DATASTORE = "workspaceblobstore"  # Azure ML's name for a workspace's default datastore
+__all__ = ["DATASTORE", "LocalWorkspace", "WorkspaceInfo"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS workspace (
-    singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
-    name        TEXT NOT NULL,
-    container   TEXT NOT NULL,
-    description TEXT NOT NULL,
-    tags        TEXT NOT NULL,
-    created_at  TEXT NOT NULL
-);
-"""
+_DATA_COLUMNS = (
+    "name, version, type, uri, digest, files, bytes, description, tags, archived, created_at"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _data(row: tuple[object, ...]) -> DataVersion:
+    name, version, type_, uri, digest, files, size, description, tags, archived, created = row
+    return DataVersion(
+        str(name), str(version), str(type_), str(uri), str(digest), int(str(files)),
+        int(str(size)), str(description), json.loads(str(tags)), bool(archived), str(created),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -58,75 +68,186 @@ class LocalWorkspace:
     """One stack's workspace: ``catalog`` file and ``container`` on ``endpoint``."""
 
     def __init__(self, catalog: Path, endpoint: BlobEndpoint, container: str) -> None:
-        self.catalog = catalog
+        self.catalog = Catalog(catalog)
         self.endpoint = endpoint
         self.container = container
 
-    @contextmanager
-    def _db(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        if not write and not self.catalog.exists():
-            raise NotFoundError(f"workspace catalog {self.catalog} does not exist")
-        self.catalog.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.catalog, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            if write:
-                conn.execute(_SCHEMA)  # not executescript: that would commit the transaction
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+    # -- the workspace itself -------------------------------------------------------------
 
     def create(self, name: str, description: str, tags: Mapping[str, str]) -> WorkspaceInfo:
         """Create the container and the record; an identical existing workspace is kept."""
         with suppress(ResourceExistsError):  # left by a crash after this step: carry on
             self.endpoint.client().create_container(self.container)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._db(write=True) as db:
+        with self.catalog.transaction(write=True) as db:
             row = db.execute("SELECT name, container FROM workspace").fetchone()
             if row is not None and tuple(row) != (name, self.container):
                 raise WorkspaceError(
-                    f"{self.catalog} already holds workspace {row[0]!r} on container {row[1]!r}: "
-                    "destroy that stack first or choose another stack name"
+                    f"{self.catalog.path} already holds workspace {row[0]!r} on container "
+                    f"{row[1]!r}: destroy that stack first or choose another stack name"
                 )
             db.execute(
                 "INSERT INTO workspace VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(singleton) DO "
                 "UPDATE SET description = excluded.description, tags = excluded.tags",
-                (name, self.container, description, json.dumps(dict(tags), sort_keys=True), now),
+                (name, self.container, description, json.dumps(dict(tags), sort_keys=True), _now()),
             )
         return self.get()
 
     def get(self) -> WorkspaceInfo:
         """The record, checking that its datastore container still exists."""
-        with self._db(write=False) as db:
+        with self.catalog.transaction(write=False) as db:
             row = db.execute(
                 "SELECT name, container, description, tags, created_at FROM workspace"
             ).fetchone()
         if row is None:
-            raise NotFoundError(f"workspace catalog {self.catalog} holds no workspace")
+            raise NotFoundError(f"workspace catalog {self.catalog.path} holds no workspace")
         if not self.endpoint.client().get_container_client(self.container).exists():
             raise NotFoundError(f"datastore container {self.container!r} no longer exists")
         return WorkspaceInfo(row[0], row[1], row[2], json.loads(row[3]), row[4])
 
     def update(self, description: str, tags: Mapping[str, str]) -> WorkspaceInfo:
         """Change the mutable metadata in place."""
-        with self._db(write=True) as db:
+        with self.catalog.transaction(write=True) as db:
             changed = db.execute(
                 "UPDATE workspace SET description = ?, tags = ?",
                 (description, json.dumps(dict(tags), sort_keys=True)),
             ).rowcount
         if not changed:
-            raise NotFoundError(f"workspace catalog {self.catalog} holds no workspace")
+            raise NotFoundError(f"workspace catalog {self.catalog.path} holds no workspace")
         return self.get()
 
     def delete(self) -> None:
         """Remove the container, then the catalog; safe to repeat after a partial delete."""
         with suppress(ResourceNotFoundError):
             self.endpoint.client().delete_container(self.container)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.catalog}{suffix}").unlink(missing_ok=True)
+        self.catalog.remove()
+
+    # -- data versions --------------------------------------------------------------------
+
+    def register_data(
+        self,
+        name: str,
+        *,
+        type_: str,
+        uri: str,
+        manifest: Manifest,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        version: str | None = None,
+    ) -> tuple[DataVersion, bool]:
+        """Register content as a data version; return it and whether it is new.
+
+        Call only after the content is stored and verified. Without ``version`` the
+        content's existing version is returned if there is one (restored if archived),
+        else the next integer is taken. An explicit existing version must keep its path.
+        """
+        tags_json = json.dumps(dict(tags or {}), sort_keys=True)
+        with self.catalog.transaction(write=True) as db:
+            db.execute("INSERT OR IGNORE INTO data_containers VALUES (?, 1)", (name,))
+            if version is None:
+                row = db.execute(
+                    "SELECT version FROM data_versions WHERE name = ? AND digest = ? "
+                    "ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
+                    (name, manifest.digest),
+                ).fetchone()
+                if row is not None:
+                    db.execute(
+                        "UPDATE data_versions SET archived = 0, description = ?, tags = ? "
+                        "WHERE name = ? AND version = ?",
+                        (description, tags_json, name, row[0]),
+                    )
+                    return self._get_data(db, name, row[0]), False
+                (version,) = db.execute(
+                    "SELECT next_version FROM data_containers WHERE name = ?", (name,)
+                ).fetchone()
+                version = str(version)
+            existing = db.execute(
+                "SELECT uri, digest FROM data_versions WHERE name = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+            if existing is not None:
+                if tuple(existing) != (uri, manifest.digest):
+                    raise ImmutableError(
+                        f"data {name}:{version}: Asset paths cannot be updated. "
+                        "Register the new content as a new version instead."
+                    )
+                return self._get_data(db, name, version), False
+            db.execute(
+                f"INSERT INTO data_versions ({_DATA_COLUMNS}, manifest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (name, version, type_, uri, manifest.digest, manifest.files, manifest.bytes,
+                 description, tags_json, _now(), manifest.to_json()),
+            )  # fmt: skip
+            if version.isdigit():
+                db.execute(
+                    "UPDATE data_containers SET next_version = MAX(next_version, ?) WHERE name = ?",
+                    (int(version) + 1, name),
+                )
+            return self._get_data(db, name, version), True
+
+    @staticmethod
+    def _get_data(db: sqlite3.Connection, name: str, version: str) -> DataVersion:
+        row = db.execute(
+            f"SELECT {_DATA_COLUMNS} FROM data_versions WHERE name = ? AND version = ?",
+            (name, version),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"data asset {name}:{version} does not exist in this workspace")
+        return _data(row)
+
+    def get_data(self, name: str, version: str | None = None) -> DataVersion:
+        """A version, or with ``version=None`` the latest non-archived one."""
+        if not self.catalog.exists():
+            raise NotFoundError(f"data asset {name} does not exist: the workspace has no catalog")
+        with self.catalog.transaction(write=False) as db:
+            if version is not None:
+                return self._get_data(db, name, version)
+            row = db.execute(
+                f"SELECT {_DATA_COLUMNS} FROM data_versions WHERE name = ? AND archived = 0 "
+                "ORDER BY CAST(version AS INTEGER) DESC, created_at DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"data asset {name} has no version that is not archived")
+        return _data(row)
+
+    def list_data(self, name: str | None = None) -> list[DataVersion]:
+        """All versions (archived included), by name then version."""
+        if not self.catalog.exists():
+            return []
+        with self.catalog.transaction(write=False) as db:
+            rows = db.execute(
+                f"SELECT {_DATA_COLUMNS} FROM data_versions WHERE ? IS NULL OR name = ? "
+                "ORDER BY name, CAST(version AS INTEGER)",
+                (name, name),
+            ).fetchall()
+        return [_data(row) for row in rows]
+
+    def data_manifest(self, name: str, version: str) -> Manifest:
+        with self.catalog.transaction(write=False) as db:
+            row = db.execute(
+                "SELECT manifest FROM data_versions WHERE name = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"data asset {name}:{version} does not exist in this workspace")
+        return Manifest.from_json(row[0])
+
+    def update_data(
+        self, name: str, version: str, description: str, tags: Mapping[str, str]
+    ) -> DataVersion:
+        """Change a version's mutable metadata in place."""
+        with self.catalog.transaction(write=True) as db:
+            db.execute(
+                "UPDATE data_versions SET description = ?, tags = ? WHERE name = ? AND version = ?",
+                (description, json.dumps(dict(tags), sort_keys=True), name, version),
+            )
+            return self._get_data(db, name, version)
+
+    def set_data_archived(self, name: str, version: str, archived: bool) -> DataVersion:
+        """Archive (hide from ``latest``) or restore a version; content is never deleted."""
+        with self.catalog.transaction(write=True) as db:
+            db.execute(
+                "UPDATE data_versions SET archived = ? WHERE name = ? AND version = ?",
+                (int(archived), name, version),
+            )
+            return self._get_data(db, name, version)

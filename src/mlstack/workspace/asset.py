@@ -1,0 +1,75 @@
+"""Value objects for registered assets, shared by both workspace backends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlstack.errors import NotFoundError
+
+DATASTORE = "workspaceblobstore"  # Azure ML's name for a workspace's default datastore
+_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>[^:@]+)|@(?P<label>latest))?$")
+
+
+def datastore_uri(path: str, datastore: str = DATASTORE) -> str:
+    """``azureml://datastores/<ds>/paths/<path>``: the form Azure ML jobs mount."""
+    return f"azureml://datastores/{datastore}/paths/{path.strip('/')}/"
+
+
+def upload_prefix(digest: str, name: str) -> str:
+    """Where a version's files live in the datastore: ``LocalUpload/<hex digest>/<name>``."""
+    return f"LocalUpload/{digest.split(':', 1)[-1]}/{name}"
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """``name``, ``name:version`` or ``name@latest``; version None means latest."""
+
+    name: str
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> AssetRef:
+        match = _REF.fullmatch(text.strip())
+        if not match:
+            raise NotFoundError(
+                f"{text!r} is not an asset reference: use NAME, NAME:VERSION or NAME@latest"
+            )
+        return cls(match["name"], match["version"])
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}" if self.version else f"{self.name}@latest"
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """One registered data version. Content fields are write-once; metadata is mutable."""
+
+    name: str
+    version: str
+    type: str
+    uri: str
+    digest: str
+    files: int
+    bytes: int
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    archived: bool = False
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "type": self.type,
+            "uri": self.uri,
+            "digest": self.digest,
+            "files": self.files,
+            "bytes": self.bytes,
+            "description": self.description,
+            "tags": dict(sorted(self.tags.items())),
+            "archived": self.archived,
+            "created_at": self.created_at,
+        }

@@ -1,0 +1,123 @@
+"""LocalWorkspace: Azure ML's asset semantics on the local catalog."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.errors import ImmutableError, NotFoundError
+from mlstack.workspace.asset import AssetRef, datastore_uri, upload_prefix
+from mlstack.workspace.local import LocalWorkspace
+
+# Data-version operations never touch blob storage; this endpoint is never dialled.
+UNUSED = BlobEndpoint("http://127.0.0.1:9/devstoreaccount1", "devstoreaccount1", "a2V5")
+
+
+def manifest(*contents: str) -> Manifest:
+    return Manifest.of(
+        FileEntry(f"f{i}.txt", len(c), f"{hash(c) & 0xFFFF:064x}") for i, c in enumerate(contents)
+    )
+
+
+def register(
+    ws: LocalWorkspace, m: Manifest, name: str = "digits", **kw: object
+) -> tuple[str, bool]:
+    uri = datastore_uri(upload_prefix(m.digest, name))
+    version, created = ws.register_data(name, type_="uri_folder", uri=uri, manifest=m, **kw)  # type: ignore[arg-type]
+    return version.version, created
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> LocalWorkspace:
+    return LocalWorkspace(tmp_path / "workspace.db", UNUSED, "unused")
+
+
+def test_versions_are_next_integers_and_identical_content_is_a_no_op(ws: LocalWorkspace) -> None:
+    a, b = manifest("one"), manifest("two")
+    assert register(ws, a) == ("1", True)
+    assert register(ws, a) == ("1", False)
+    assert register(ws, b) == ("2", True)
+    assert register(ws, a) == ("1", False)  # back to old content: its version, not a third
+    assert [v.version for v in ws.list_data("digits")] == ["1", "2"]
+    assert ws.get_data("digits").version == "2"  # latest
+    assert ws.get_data("digits", "1").digest == a.digest  # the old version stays readable
+    assert ws.data_manifest("digits", "1") == a
+
+
+def test_names_have_independent_version_counters(ws: LocalWorkspace) -> None:
+    assert register(ws, manifest("x"), "train") == ("1", True)
+    assert register(ws, manifest("y"), "val") == ("1", True)
+
+
+def test_an_existing_version_cannot_change_its_path(ws: LocalWorkspace) -> None:
+    register(ws, manifest("one"), version="7")
+    with pytest.raises(ImmutableError, match=r"digits:7: Asset paths cannot be updated\."):
+        register(ws, manifest("other"), version="7")
+    assert register(ws, manifest("one"), version="7") == ("7", False)  # identical re-PUT
+    assert register(ws, manifest("new")) == ("8", True)  # next follows explicit versions
+
+
+def test_metadata_updates_in_place(ws: LocalWorkspace) -> None:
+    register(ws, manifest("one"), description="first", tags={"a": "1"})
+    updated = ws.update_data("digits", "1", "second", {"b": "2"})
+    assert (updated.description, dict(updated.tags)) == ("second", {"b": "2"})
+    assert updated.version == "1" and len(ws.list_data()) == 1
+
+
+def test_archive_hides_from_latest_and_restore_brings_back(ws: LocalWorkspace) -> None:
+    register(ws, manifest("one"))
+    register(ws, manifest("two"))
+    ws.set_data_archived("digits", "2", True)
+    assert ws.get_data("digits").version == "1"
+    assert ws.get_data("digits", "2").archived  # archived, never deleted
+    ws.set_data_archived("digits", "1", True)
+    with pytest.raises(NotFoundError, match="no version that is not archived"):
+        ws.get_data("digits")
+    ws.set_data_archived("digits", "2", False)
+    assert ws.get_data("digits").version == "2"
+
+
+def test_reregistering_archived_content_restores_it(ws: LocalWorkspace) -> None:
+    register(ws, manifest("one"))
+    ws.set_data_archived("digits", "1", True)
+    assert register(ws, manifest("one")) == ("1", False)
+    assert not ws.get_data("digits", "1").archived
+
+
+def test_unknown_assets(ws: LocalWorkspace) -> None:
+    with pytest.raises(NotFoundError, match="no catalog"):
+        ws.get_data("nope")
+    register(ws, manifest("one"))
+    with pytest.raises(NotFoundError, match="nope:3 does not exist"):
+        ws.get_data("nope", "3")
+    assert ws.list_data("nope") == []
+
+
+def _register_many(catalog: str, worker: int) -> list[str]:
+    ws = LocalWorkspace(Path(catalog), UNUSED, "unused")
+    return [register(ws, manifest(f"w{worker}-{i}"))[0] for i in range(15)]
+
+
+def test_two_processes_registering_at_once_never_share_a_version(tmp_path: Path) -> None:
+    catalog = str(tmp_path / "workspace.db")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(_register_many, [(catalog, 0), (catalog, 1)])
+    versions = [v for result in results for v in result]
+    assert sorted(versions, key=int) == [str(i) for i in range(1, 31)]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "version"),
+    [("digits", "digits", None), ("digits:3", "digits", "3"), ("digits@latest", "digits", None)],
+)
+def test_asset_refs(text: str, name: str, version: str | None) -> None:
+    assert AssetRef.parse(text) == AssetRef(name, version)
+
+
+def test_bad_asset_ref_says_the_forms() -> None:
+    with pytest.raises(NotFoundError, match="NAME:VERSION or NAME@latest"):
+        AssetRef.parse("a:b:c")
