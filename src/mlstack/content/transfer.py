@@ -1,0 +1,555 @@
+"""Blob transfer: put a manifest's files into a datastore folder, sending only what it lacks.
+
+A version lands as a plain folder (``LocalUpload/<hex digest>/<asset name>/<relpath>``) that
+a training job can mount as it is, so nothing of ours lives inside it: each blob carries its
+sha256 as metadata, and the completion marker is a hidden sibling of the folder, written last.
+Whatever the datastore already holds is reused: blobs already in place are skipped (resume
+after a crash) and content known under another name is copied server-side (Copy Blob within
+the account; Azurite completes it at once, Azure may report it pending and is polled).
+
+Every request goes through :func:`with_retry`, the only retry layer: the SDK's own is switched
+off so a dead server costs ``attempts`` tries, not ``attempts`` times the SDK's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from threading import Lock
+from types import TracebackType
+from typing import BinaryIO, Literal, TypeVar
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    IncompleteReadError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.errors import MlstackError, WorkspaceError
+
+__all__ = [
+    "RetryPolicy",
+    "TransferReport",
+    "is_complete",
+    "marker_name",
+    "upload",
+]
+
+T = TypeVar("T")
+# upload_blob reads a file whole when it fits one PUT (64 MiB by default) and download_blob
+# buffers its first 32 MiB: capping both keeps memory at about threads x 4 MiB.
+STREAM_CHUNK = 4 * 1024 * 1024
+COPY_TIMEOUT_S = 600.0
+SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
+DIGEST = "digest"  # marker metadata key holding the manifest digest
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, so parallel workers do not retry in lockstep."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("a retry policy needs at least one attempt")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class TransferReport:
+    """What one upload did; ``seconds`` is wall time."""
+
+    uploaded_files: int
+    uploaded_bytes: int
+    copied_files: int
+    copied_bytes: int
+    skipped_files: int
+    skipped_bytes: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"uploaded {self.uploaded_files} files ({self.uploaded_bytes} B), "
+            f"copied {self.copied_files} ({self.copied_bytes} B), "
+            f"reused {self.skipped_files} in {self.seconds:.1f} s"
+        )
+
+
+class _CopyFailedError(Exception):
+    """The service reported a server-side copy as failed or aborted: worth another try."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection trouble, timeouts, throttling and server errors; never 4xx or local I/O."""
+    if isinstance(
+        exc,
+        ServiceRequestError | ServiceResponseError | IncompleteReadError | _CopyFailedError,
+    ):
+        return True
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
+        return status is not None and (status in (408, 429) or status >= 500)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line cause; SDK messages carry XML bodies and request details we do not echo."""
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        error_code = getattr(exc, "error_code", None)  # set by azure-storage, not azure-core
+        code = f" {error_code}" if error_code else ""
+        return f"HTTP {exc.status_code}{code}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def with_retry(call: Callable[[], T], what: str, retry: RetryPolicy) -> T:
+    """Run ``call``, retrying transient failures; otherwise fail with ``what`` in the message."""
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return call()
+        except MlstackError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise WorkspaceError(f"{what} failed: {_reason(exc)}") from exc
+            if attempt == retry.attempts:
+                raise WorkspaceError(
+                    f"{what} failed after {attempt} attempts: {_reason(exc)}. Check that the "
+                    "datastore is reachable and run again; files already stored are kept"
+                ) from exc
+            time.sleep(retry.delay(attempt))
+    raise AssertionError("unreachable: attempts must be at least 1")
+
+
+def transfer_client(endpoint: BlobEndpoint, threads: int) -> BlobServiceClient:
+    """One client for a whole transfer, pooled for ``threads``, streaming in bounded chunks."""
+    service = endpoint.client(pool=threads, retries=0)
+    service._config.max_single_put_size = STREAM_CHUNK
+    service._config.max_single_get_size = STREAM_CHUNK
+    return service
+
+
+def clean_prefix(prefix: str) -> str:
+    cleaned = prefix.strip("/")
+    if not cleaned:
+        raise ValueError("a transfer prefix must name a folder, not the container root")
+    return cleaned
+
+
+def check_paths(manifest: Manifest) -> None:
+    """Refuse paths that would escape the folder (blob names or a download destination)."""
+    for entry in manifest.entries:
+        if any(part in ("", ".", "..") for part in entry.path.split("/")):
+            raise WorkspaceError(f"manifest path {entry.path!r} is not a plain relative path")
+
+
+def blob_name(prefix: str, entry: FileEntry) -> str:
+    return f"{prefix}/{entry.path}"
+
+
+def marker_name(prefix: str) -> str:
+    """``LocalUpload/<hex>/<name>`` → ``LocalUpload/<hex>/.<name>.complete``.
+
+    A sibling, not a child, keeps the folder a plain copy of the asset; one marker per
+    folder (not per digest) because two asset names may share one content digest.
+    """
+    parent, _, leaf = clean_prefix(prefix).rpartition("/")
+    return f"{parent}/.{leaf}.complete" if parent else f".{leaf}.complete"
+
+
+class Meter:
+    """A rich progress bar (files, bytes, bytes/s, ETA), shared by worker threads."""
+
+    def __init__(self, label: str, files: int, nbytes: int, enabled: bool) -> None:
+        self._lock = Lock()
+        self._files, self._done = files, 0
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[done]}/{task.fields[files]} files"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not (enabled and sys.stderr.isatty()),
+        )
+        self._task = self._progress.add_task(label, total=nbytes, done=0, files=files)
+
+    def __enter__(self) -> Meter:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def advance(self, nbytes: int) -> None:
+        self._progress.update(self._task, advance=nbytes)
+
+    def grow(self, files: int, nbytes: int) -> None:
+        with self._lock:
+            self._files += files
+            total = (self._progress.tasks[0].total or 0) + nbytes
+            self._progress.update(self._task, total=total, files=self._files)
+
+    def file_done(self) -> None:
+        with self._lock:
+            self._done += 1
+            self._progress.update(self._task, done=self._done)
+
+
+def run_parallel(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], T]]) -> list[T]:
+    """All results, or the first failure after cancelling what has not started."""
+    futures: list[Future[T]] = [pool.submit(call) for call in calls]
+    try:
+        return [future.result() for future in as_completed(futures)]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+class _HashingReader:
+    """A forward-only view of a file that hashes and meters what it hands out.
+
+    Having no ``seek`` makes upload_blob read each byte exactly once, in order, so the hash
+    is of exactly the bytes sent, and a file edited since it was hashed is caught.
+    """
+
+    def __init__(self, raw: BinaryIO, meter: Meter) -> None:
+        self._raw, self._meter = raw, meter
+        self._hash = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._hash.update(data)
+        self.count += len(data)
+        self._meter.advance(len(data))
+        return data
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+Kind = Literal["uploaded", "copied"]
+
+
+@dataclass(frozen=True)
+class _Done:
+    kind: Kind
+    entry: FileEntry
+
+
+def _changed(path: Path) -> WorkspaceError:
+    return WorkspaceError(
+        f"{path} changed since it was hashed: run again so the new content gets a new version"
+    )
+
+
+class _Uploader:
+    """The per-file work of one upload call; holds no state that changes once built."""
+
+    def __init__(
+        self,
+        root: Path,
+        container: ContainerClient,
+        prefix: str,
+        meter: Meter,
+        retry: RetryPolicy,
+    ) -> None:
+        self.root, self.container, self.prefix = root, container, prefix
+        self.meter, self.retry = meter, retry
+
+    def step(self, entry: FileEntry, source: str | None) -> Callable[[], _Done]:
+        """The work for one file: send it (no source) or copy it from ``source``."""
+        if source is None:
+            return partial(self.send, entry)
+        return partial(self.copy, entry, source)
+
+    def where(self, entry: FileEntry) -> str:
+        return f"'{entry.path}' (blob '{blob_name(self.prefix, entry)}')"
+
+    def send(self, entry: FileEntry) -> _Done:
+        with_retry(lambda: self._send_once(entry), f"uploading {self.where(entry)}", self.retry)
+        self.meter.file_done()
+        return _Done("uploaded", entry)
+
+    def _send_once(self, entry: FileEntry) -> None:
+        blob = self.container.get_blob_client(blob_name(self.prefix, entry))
+        path = self.root / entry.path
+        with path.open("rb") as raw:
+            if os.fstat(raw.fileno()).st_size != entry.size:
+                raise _changed(path)
+            reader = _HashingReader(raw, self.meter)
+            try:
+                blob.upload_blob(
+                    reader,  # type: ignore[arg-type]  # duck-typed: upload_blob only calls read
+                    length=entry.size,
+                    overwrite=True,
+                    metadata={SHA256: entry.sha256},
+                    max_concurrency=1,
+                )
+                extra = raw.read(1)
+            except BaseException:
+                self.meter.advance(-reader.count)  # the retry will count these bytes again
+                raise
+        if reader.count != entry.size or extra or reader.hexdigest() != entry.sha256:
+            blob.delete_blob()  # its sha256 metadata would vouch for bytes it does not hold
+            raise _changed(path)
+
+    def copy(self, entry: FileEntry, source: str) -> _Done:
+        """Copy ``source`` server-side; the copy inherits its sha256 metadata, checked later."""
+        try:
+            with_retry(
+                lambda: self._copy_once(entry, source),
+                f"copying {self.where(entry)} from blob '{source}'",
+                self.retry,
+            )
+        except WorkspaceError as error:
+            cause = error.__cause__
+            if isinstance(cause, ResourceNotFoundError):  # the known source is gone
+                return self.send(entry)
+            raise
+        self.meter.file_done()
+        return _Done("copied", entry)
+
+    def _copy_once(self, entry: FileEntry, source: str) -> None:
+        target = self.container.get_blob_client(blob_name(self.prefix, entry))
+        source_url = self.container.get_blob_client(source).url
+        started = target.start_copy_from_url(source_url)
+        status = started.get("copy_status")
+        deadline, pause = time.monotonic() + COPY_TIMEOUT_S, 0.1
+        while status == "pending" and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            status = target.get_blob_properties().copy.status
+        if status == "pending":  # a new copy cannot start while this one is pending
+            target.abort_copy(str(started["copy_id"]))
+        if status != "success":
+            raise _CopyFailedError(f"server-side copy ended as {status!r}")
+
+
+def _listing(
+    container: ContainerClient, prefix: str, retry: RetryPolicy
+) -> dict[str, tuple[int, str | None]]:
+    """Every blob under the folder: name → (size, sha256 metadata), in one paged listing."""
+
+    def run() -> dict[str, tuple[int, str | None]]:
+        blobs = container.list_blobs(name_starts_with=f"{prefix}/", include=["metadata"])
+        return {b.name: (b.size, (b.metadata or {}).get(SHA256)) for b in blobs}
+
+    return with_retry(run, f"listing '{prefix}/' in container '{container.container_name}'", retry)
+
+
+def _problems(
+    manifest: Manifest, prefix: str, listed: Mapping[str, tuple[int, str | None]]
+) -> dict[str, str]:
+    """Blob name → what is wrong with it, for missing, mismatched and extra blobs."""
+    expected = {blob_name(prefix, e): (e.size, e.sha256) for e in manifest.entries}
+    found: dict[str, str] = {}
+    for name, want in expected.items():
+        got = listed.get(name)
+        if got is None:
+            found[name] = "missing"
+        elif got != want:
+            found[name] = f"holds size {got[0]} sha256 {got[1]}, expected {want[0]} {want[1]}"
+    for name in listed.keys() - expected.keys():
+        found[name] = "not in the manifest"
+    return found
+
+
+def _complain(container: str, prefix: str, problems: Mapping[str, str]) -> WorkspaceError:
+    lines = [f"  - {name}: {why}" for name, why in sorted(problems.items())[:10]]
+    if len(problems) > 10:
+        lines.append(f"  ... and {len(problems) - 10} more")
+    head = (
+        f"folder '{prefix}/' in container '{container}' does not match its manifest; "
+        "remove the blobs listed below (or the whole folder) and run again:"
+    )
+    return WorkspaceError("\n".join([head, *lines]))
+
+
+def _marker_digest(container: ContainerClient, prefix: str, retry: RetryPolicy) -> str | None:
+    def run() -> str | None:
+        try:
+            props = container.get_blob_client(marker_name(prefix)).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return (props.metadata or {}).get(DIGEST)
+
+    return with_retry(run, f"reading the marker of '{prefix}/'", retry)
+
+
+def is_complete(
+    endpoint: BlobEndpoint,
+    container: str,
+    prefix: str,
+    digest: str,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> bool:
+    """True when the folder ``prefix`` holds the complete, verified content of ``digest``."""
+    with endpoint.client(pool=1, retries=0) as service:
+        client = service.get_container_client(container)
+        return _marker_digest(client, clean_prefix(prefix), retry) == digest
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Per file: already in place, or (entry, copy source or None to send) in two waves."""
+
+    skipped: tuple[FileEntry, ...]
+    first: tuple[tuple[FileEntry, str | None], ...]
+    later: tuple[tuple[FileEntry, str | None], ...]
+
+
+def _plan(
+    manifest: Manifest,
+    prefix: str,
+    existing: Mapping[str, tuple[int, str | None]],
+    known: Mapping[str, str],
+) -> _Plan:
+    """Skip what is in place; copy known content (blobs skipped here count as known); send
+    each other sha256 once, copying its duplicates from that blob in a second wave."""
+    skipped = [
+        e for e in manifest.entries if existing.get(blob_name(prefix, e)) == (e.size, e.sha256)
+    ]
+    sources = dict(known)
+    for entry in skipped:
+        sources.setdefault(entry.sha256, blob_name(prefix, entry))
+    in_place = {e.path for e in skipped}
+    first: list[tuple[FileEntry, str | None]] = []
+    later: list[tuple[FileEntry, str | None]] = []
+    sent: dict[str, str] = {}
+    for entry in (e for e in manifest.entries if e.path not in in_place):
+        if entry.sha256 in sources:
+            first.append((entry, sources[entry.sha256]))
+        elif entry.sha256 in sent:
+            later.append((entry, sent[entry.sha256]))
+        else:
+            first.append((entry, None))
+            sent[entry.sha256] = blob_name(prefix, entry)
+    return _Plan(tuple(skipped), tuple(first), tuple(later))
+
+
+def _report(
+    started: float,
+    uploaded: Iterable[FileEntry],
+    copied: Iterable[FileEntry],
+    skipped: Iterable[FileEntry],
+) -> TransferReport:
+    up, cp, sk = list(uploaded), list(copied), list(skipped)
+    return TransferReport(
+        uploaded_files=len(up),
+        uploaded_bytes=sum(e.size for e in up),
+        copied_files=len(cp),
+        copied_bytes=sum(e.size for e in cp),
+        skipped_files=len(sk),
+        skipped_bytes=sum(e.size for e in sk),
+        seconds=time.monotonic() - started,
+    )
+
+
+def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
+    root: Path,
+    manifest: Manifest,
+    endpoint: BlobEndpoint,
+    container: str,
+    prefix: str,
+    known: Mapping[str, str],
+    threads: int = 8,
+    progress: bool = True,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> TransferReport:
+    """Make ``<prefix>/`` a verified copy of ``manifest`` (files under ``root``), marker last.
+
+    ``known`` maps sha256 → a blob in ``container`` holding that content (e.g. from earlier
+    versions); such content is copied server-side instead of being sent again.
+    """
+    started = time.monotonic()
+    prefix = clean_prefix(prefix)
+    check_paths(manifest)
+    with transfer_client(endpoint, threads) as service:
+        client = service.get_container_client(container)
+        if _marker_digest(client, prefix, retry) == manifest.digest:
+            return _report(started, [], [], manifest.entries)
+        existing = _listing(client, prefix, retry)
+        expected = {blob_name(prefix, e) for e in manifest.entries}
+        stray = {name: "not in the manifest" for name in existing.keys() - expected}
+        if stray:  # refuse before sending anything: the folder must end up a plain copy
+            raise _complain(container, prefix, stray)
+        plan = _plan(manifest, prefix, existing, known)
+
+        to_send = sum(e.size for e, source in plan.first if source is None)
+        files = len(plan.first) + len(plan.later)
+        with (
+            Meter(f"upload {prefix.rpartition('/')[2]}", files, to_send, progress) as meter,
+            ThreadPoolExecutor(max_workers=threads) as pool,
+        ):
+            work = _Uploader(root, client, prefix, meter, retry)
+            done = run_parallel(pool, [work.step(e, s) for e, s in plan.first])
+            done += run_parallel(pool, [work.step(e, s) for e, s in plan.later])
+            uploaded = [d.entry for d in done if d.kind == "uploaded"]
+            copied = [d.entry for d in done if d.kind == "copied"]
+
+            # A copy inherits its source's metadata, so a source that did not hold what
+            # ``known`` claimed shows up here; those files are sent from the client instead.
+            problems = _problems(manifest, prefix, _listing(client, prefix, retry))
+            redo = [e for e in copied if blob_name(prefix, e) in problems]
+            if redo and len(redo) == len(problems):
+                meter.grow(0, sum(e.size for e in redo))
+                run_parallel(pool, [work.step(e, None) for e in redo])
+                copied = [e for e in copied if e not in redo]
+                uploaded += redo
+                problems = _problems(manifest, prefix, _listing(client, prefix, retry))
+        if problems:
+            raise _complain(container, prefix, problems)
+
+        with_retry(
+            lambda: client.upload_blob(
+                marker_name(prefix),
+                manifest.to_json().encode(),
+                overwrite=True,
+                metadata={DIGEST: manifest.digest},
+            ),
+            f"writing the completion marker of '{prefix}/'",
+            retry,
+        )
+    return _report(started, uploaded, copied, plan.skipped)
