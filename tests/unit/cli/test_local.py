@@ -14,7 +14,9 @@ from mlstack.services.azurite import HOST
 
 
 def mlstack(project: Project, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, HOME_ENV: str(home)}
+    # A clean slate: `mlstack env` keeps settings a user already exported.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env[HOME_ENV] = str(home)
     return subprocess.run(
         [str(project.root / ".venv/bin/mlstack"), *args],
         cwd=project.root, env=env, capture_output=True, text=True, timeout=120, check=False,
