@@ -14,6 +14,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient
 
 API_VERSION = "2025-11-05"
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,23 @@ class BlobEndpoint:
     def __repr__(self) -> str:  # the key must never reach logs or tracebacks
         return f"BlobEndpoint(url={self.url!r}, account={self.account!r}, key=***)"
 
-    def client(self, *, pool: int = 10, retries: int = 3) -> BlobServiceClient:
+    def client(
+        self,
+        *,
+        pool: int = 10,
+        retries: int = 3,
+        max_single_put_size: int = 64 * MIB,
+        max_block_size: int = 4 * MIB,
+        max_single_get_size: int = 32 * MIB,
+        max_chunk_get_size: int = 4 * MIB,
+    ) -> BlobServiceClient:
         """A client whose connection pool is sized for ``pool`` concurrent requests.
 
-        ``retries`` covers transient failures; readiness probes pass 0 to fail fast.
+        ``retries`` covers transient failures; readiness probes pass 0 to fail fast. The
+        ``max_*`` sizes are the SDK's transfer settings, with the SDK's defaults: an upload
+        up to ``max_single_put_size`` goes in one PUT (larger ones in ``max_block_size``
+        blocks), and a download fetches ``max_single_get_size`` first, then
+        ``max_chunk_get_size`` chunks.
         """
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
@@ -42,4 +56,8 @@ class BlobEndpoint:
             api_version=API_VERSION,
             transport=RequestsTransport(session=session, session_owner=True),
             retry_total=retries,
+            max_single_put_size=max_single_put_size,
+            max_block_size=max_block_size,
+            max_single_get_size=max_single_get_size,
+            max_chunk_get_size=max_chunk_get_size,
         )

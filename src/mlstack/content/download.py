@@ -19,13 +19,14 @@ from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
-from mlstack.content.transfer import (
+from mlstack.content.transport import (
     DEFAULT_RETRY,
     Meter,
     RetryPolicy,
     blob_name,
     check_paths,
     clean_prefix,
+    describe,
     run_parallel,
     transfer_client,
     with_retry,
@@ -101,7 +102,7 @@ def download(  # noqa: PLR0917 - positional order is the one the issue specifies
             target.parent.mkdir(parents=True, exist_ok=True)
             with_retry(
                 lambda: _fetch_once(client, prefix, entry, target, meter),
-                f"downloading '{entry.path}' (blob '{blob_name(prefix, entry)}')",
+                f"downloading {describe(prefix, entry)}",
                 retry,
             )
             meter.file_done()

@@ -7,47 +7,40 @@ Whatever the datastore already holds is reused: blobs already in place are skipp
 after a crash) and content known under another name is copied server-side (Copy Blob within
 the account; Azurite completes it at once, Azure may report it pending and is polled).
 
-Every request goes through :func:`with_retry`, the only retry layer: the SDK's own is switched
-off so a dead server costs ``attempts`` tries, not ``attempts`` times the SDK's.
+Retries, the client, the progress bar and the pool come from :mod:`mlstack.content.transport`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from threading import Lock
-from types import TracebackType
-from typing import BinaryIO, Literal, TypeVar
+from typing import BinaryIO, Literal
 
-from azure.core.exceptions import (
-    HttpResponseError,
-    IncompleteReadError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-from azure.storage.blob import BlobServiceClient, ContainerClient
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
-from mlstack.errors import MlstackError, WorkspaceError
+from mlstack.content.transport import (
+    DEFAULT_RETRY,
+    Meter,
+    RetryableError,
+    RetryPolicy,
+    blob_name,
+    check_paths,
+    clean_prefix,
+    describe,
+    run_parallel,
+    transfer_client,
+    with_retry,
+)
+from mlstack.errors import WorkspaceError
 
 __all__ = [
     "RetryPolicy",
@@ -57,34 +50,9 @@ __all__ = [
     "upload",
 ]
 
-T = TypeVar("T")
-# upload_blob reads a file whole when it fits one PUT (64 MiB by default) and download_blob
-# buffers its first 32 MiB: capping both keeps memory at about threads x 4 MiB.
-STREAM_CHUNK = 4 * 1024 * 1024
 COPY_TIMEOUT_S = 600.0
 SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
 DIGEST = "digest"  # marker metadata key holding the manifest digest
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, so parallel workers do not retry in lockstep."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("a retry policy needs at least one attempt")
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
-
-
-DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -107,78 +75,8 @@ class TransferReport:
         )
 
 
-class _CopyFailedError(Exception):
+class _CopyFailedError(RetryableError):
     """The service reported a server-side copy as failed or aborted: worth another try."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Connection trouble, timeouts, throttling and server errors; never 4xx or local I/O."""
-    if isinstance(
-        exc,
-        ServiceRequestError | ServiceResponseError | IncompleteReadError | _CopyFailedError,
-    ):
-        return True
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code
-        return status is not None and (status in (408, 429) or status >= 500)
-    return False
-
-
-def _reason(exc: BaseException) -> str:
-    """A one-line cause; SDK messages carry XML bodies and request details we do not echo."""
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        error_code = getattr(exc, "error_code", None)  # set by azure-storage, not azure-core
-        code = f" {error_code}" if error_code else ""
-        return f"HTTP {exc.status_code}{code}"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def with_retry(call: Callable[[], T], what: str, retry: RetryPolicy) -> T:
-    """Run ``call``, retrying transient failures; otherwise fail with ``what`` in the message."""
-    for attempt in range(1, retry.attempts + 1):
-        try:
-            return call()
-        except MlstackError:
-            raise
-        except Exception as exc:
-            if not is_transient(exc):
-                raise WorkspaceError(f"{what} failed: {_reason(exc)}") from exc
-            if attempt == retry.attempts:
-                raise WorkspaceError(
-                    f"{what} failed after {attempt} attempts: {_reason(exc)}. Check that the "
-                    "datastore is reachable and run again; files already stored are kept"
-                ) from exc
-            time.sleep(retry.delay(attempt))
-    raise AssertionError("unreachable: attempts must be at least 1")
-
-
-def transfer_client(endpoint: BlobEndpoint, threads: int) -> BlobServiceClient:
-    """One client for a whole transfer, pooled for ``threads``, streaming in bounded chunks."""
-    service = endpoint.client(pool=threads, retries=0)
-    service._config.max_single_put_size = STREAM_CHUNK
-    service._config.max_single_get_size = STREAM_CHUNK
-    return service
-
-
-def clean_prefix(prefix: str) -> str:
-    cleaned = prefix.strip("/")
-    if not cleaned:
-        raise ValueError("a transfer prefix must name a folder, not the container root")
-    return cleaned
-
-
-def check_paths(manifest: Manifest) -> None:
-    """Refuse paths that would escape the folder (blob names or a download destination)."""
-    for entry in manifest.entries:
-        if any(part in ("", ".", "..") for part in entry.path.split("/")):
-            raise WorkspaceError(f"manifest path {entry.path!r} is not a plain relative path")
-
-
-def blob_name(prefix: str, entry: FileEntry) -> str:
-    return f"{prefix}/{entry.path}"
 
 
 def marker_name(prefix: str) -> str:
@@ -189,59 +87,6 @@ def marker_name(prefix: str) -> str:
     """
     parent, _, leaf = clean_prefix(prefix).rpartition("/")
     return f"{parent}/.{leaf}.complete" if parent else f".{leaf}.complete"
-
-
-class Meter:
-    """A rich progress bar (files, bytes, bytes/s, ETA), shared by worker threads."""
-
-    def __init__(self, label: str, files: int, nbytes: int, enabled: bool) -> None:
-        self._lock = Lock()
-        self._files, self._done = files, 0
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[done]}/{task.fields[files]} files"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not (enabled and sys.stderr.isatty()),
-        )
-        self._task = self._progress.add_task(label, total=nbytes, done=0, files=files)
-
-    def __enter__(self) -> Meter:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.stop()
-
-    def advance(self, nbytes: int) -> None:
-        self._progress.update(self._task, advance=nbytes)
-
-    def grow(self, files: int, nbytes: int) -> None:
-        with self._lock:
-            self._files += files
-            total = (self._progress.tasks[0].total or 0) + nbytes
-            self._progress.update(self._task, total=total, files=self._files)
-
-    def file_done(self) -> None:
-        with self._lock:
-            self._done += 1
-            self._progress.update(self._task, done=self._done)
-
-
-def run_parallel(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], T]]) -> list[T]:
-    """All results, or the first failure after cancelling what has not started."""
-    futures: list[Future[T]] = [pool.submit(call) for call in calls]
-    try:
-        return [future.result() for future in as_completed(futures)]
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
 
 
 class _HashingReader:
@@ -302,11 +147,10 @@ class _Uploader:
             return partial(self.send, entry)
         return partial(self.copy, entry, source)
 
-    def where(self, entry: FileEntry) -> str:
-        return f"'{entry.path}' (blob '{blob_name(self.prefix, entry)}')"
-
     def send(self, entry: FileEntry) -> _Done:
-        with_retry(lambda: self._send_once(entry), f"uploading {self.where(entry)}", self.retry)
+        with_retry(
+            lambda: self._send_once(entry), f"uploading {describe(self.prefix, entry)}", self.retry
+        )
         self.meter.file_done()
         return _Done("uploaded", entry)
 
@@ -338,7 +182,7 @@ class _Uploader:
         try:
             with_retry(
                 lambda: self._copy_once(entry, source),
-                f"copying {self.where(entry)} from blob '{source}'",
+                f"copying {describe(self.prefix, entry)} from blob '{source}'",
                 self.retry,
             )
         except WorkspaceError as error:

@@ -1,0 +1,202 @@
+"""Transport: what upload and download share to move blobs between a folder and a datastore.
+
+One client per transfer (pooled for its threads, streaming in bounded chunks), one retry
+loop, one progress bar, one way to run work in a pool, and the checks that keep blob names
+and download targets inside their folder.
+
+Every request goes through :func:`with_retry`, the only retry layer: the SDK's own is switched
+off so a dead server costs ``attempts`` tries, not ``attempts`` times the SDK's.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from threading import Lock
+from types import TracebackType
+from typing import TypeVar
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    IncompleteReadError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobServiceClient
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.errors import MlstackError, WorkspaceError
+
+T = TypeVar("T")
+# upload_blob reads a file whole when it fits one PUT (64 MiB by default) and download_blob
+# buffers its first 32 MiB: capping both keeps memory at about threads x 4 MiB.
+STREAM_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, so parallel workers do not retry in lockstep."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("a retry policy needs at least one attempt")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class RetryableError(Exception):
+    """Raised inside a retried call to ask for another try; never escapes :func:`with_retry`."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection trouble, timeouts, throttling and server errors; never 4xx or local I/O."""
+    if isinstance(
+        exc,
+        ServiceRequestError | ServiceResponseError | IncompleteReadError | RetryableError,
+    ):
+        return True
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
+        return status is not None and (status in (408, 429) or status >= 500)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line cause; SDK messages carry XML bodies and request details we do not echo."""
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        error_code = getattr(exc, "error_code", None)  # set by azure-storage, not azure-core
+        code = f" {error_code}" if error_code else ""
+        return f"HTTP {exc.status_code}{code}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def with_retry(call: Callable[[], T], what: str, retry: RetryPolicy) -> T:
+    """Run ``call``, retrying transient failures; otherwise fail with ``what`` in the message."""
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return call()
+        except MlstackError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise WorkspaceError(f"{what} failed: {_reason(exc)}") from exc
+            if attempt == retry.attempts:
+                raise WorkspaceError(
+                    f"{what} failed after {attempt} attempts: {_reason(exc)}. Check that the "
+                    "datastore is reachable and run again; files already stored are kept"
+                ) from exc
+            time.sleep(retry.delay(attempt))
+    raise AssertionError("unreachable: attempts must be at least 1")
+
+
+def transfer_client(endpoint: BlobEndpoint, threads: int) -> BlobServiceClient:
+    """One client for a whole transfer, pooled for ``threads``, streaming in bounded chunks."""
+    return endpoint.client(
+        pool=threads,
+        retries=0,
+        max_single_put_size=STREAM_CHUNK,
+        max_single_get_size=STREAM_CHUNK,
+    )
+
+
+def clean_prefix(prefix: str) -> str:
+    cleaned = prefix.strip("/")
+    if not cleaned:
+        raise ValueError("a transfer prefix must name a folder, not the container root")
+    return cleaned
+
+
+def check_paths(manifest: Manifest) -> None:
+    """Refuse paths that would escape the folder (blob names or a download destination)."""
+    for entry in manifest.entries:
+        if any(part in ("", ".", "..") for part in entry.path.split("/")):
+            raise WorkspaceError(f"manifest path {entry.path!r} is not a plain relative path")
+
+
+def blob_name(prefix: str, entry: FileEntry) -> str:
+    return f"{prefix}/{entry.path}"
+
+
+def describe(prefix: str, entry: FileEntry) -> str:
+    """How messages name one file of a transfer: its path and its blob."""
+    return f"'{entry.path}' (blob '{blob_name(prefix, entry)}')"
+
+
+class Meter:
+    """A rich progress bar (files, bytes, bytes/s, ETA), shared by worker threads."""
+
+    def __init__(self, label: str, files: int, nbytes: int, enabled: bool) -> None:
+        self._lock = Lock()
+        self._files, self._done = files, 0
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[done]}/{task.fields[files]} files"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not (enabled and sys.stderr.isatty()),
+        )
+        self._task = self._progress.add_task(label, total=nbytes, done=0, files=files)
+
+    def __enter__(self) -> Meter:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def advance(self, nbytes: int) -> None:
+        self._progress.update(self._task, advance=nbytes)
+
+    def grow(self, files: int, nbytes: int) -> None:
+        with self._lock:
+            self._files += files
+            total = (self._progress.tasks[0].total or 0) + nbytes
+            self._progress.update(self._task, total=total, files=self._files)
+
+    def file_done(self) -> None:
+        with self._lock:
+            self._done += 1
+            self._progress.update(self._task, done=self._done)
+
+
+def run_parallel(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], T]]) -> list[T]:
+    """All results, or the first failure after cancelling what has not started."""
+    futures: list[Future[T]] = [pool.submit(call) for call in calls]
+    try:
+        return [future.result() for future in as_completed(futures)]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
