@@ -35,7 +35,7 @@ UPDATE_KEYS = ("description", "tags")
 def _workspace(props: dict[str, Any]) -> LocalWorkspace:
     home = Path(props["home"])
     catalog = home / "stacks" / props["stack"] / "workspace.db"
-    return LocalWorkspace(catalog, Azurite(home).endpoint(), props["container"])
+    return LocalWorkspace(catalog, props["container"], Azurite(home).endpoint)
 
 
 def _outputs(props: dict[str, Any], info: WorkspaceInfo) -> dict[str, Any]:

@@ -41,6 +41,8 @@ _SCHEMA = (
         PRIMARY KEY (name, version))""",
     "CREATE INDEX IF NOT EXISTS data_by_digest ON data_versions (name, digest)",
 )
+# Bump when _SCHEMA changes; older catalogs are brought up to date on first open.
+SCHEMA_VERSION = 2
 
 
 class Catalog:
@@ -61,10 +63,13 @@ class Catalog:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            if write:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA:  # not executescript: it would commit early
                     conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
             conn.execute("COMMIT")
         except BaseException:

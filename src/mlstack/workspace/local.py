@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +22,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
 from mlstack.errors import ImmutableError, NotFoundError, WorkspaceError
-from mlstack.workspace.asset import DATASTORE, DataVersion
+from mlstack.workspace.asset import DATASTORE, DataVersion, upload_prefix
 from mlstack.workspace.catalog import Catalog
 
 __all__ = ["DATASTORE", "LocalWorkspace", "WorkspaceInfo"]
@@ -65,12 +65,20 @@ class WorkspaceInfo:
 
 
 class LocalWorkspace:
-    """One stack's workspace: ``catalog`` file and ``container`` on ``endpoint``."""
+    """One stack's workspace: ``catalog`` file and ``container`` on a blob endpoint.
 
-    def __init__(self, catalog: Path, endpoint: BlobEndpoint, container: str) -> None:
+    ``endpoint`` is called only when blob storage is needed, so reading the catalog
+    (as a preview does) works while Azurite is stopped.
+    """
+
+    def __init__(self, catalog: Path, container: str, endpoint: Callable[[], BlobEndpoint]) -> None:
         self.catalog = Catalog(catalog)
-        self.endpoint = endpoint
         self.container = container
+        self._endpoint = endpoint
+
+    @property
+    def endpoint(self) -> BlobEndpoint:
+        return self._endpoint()
 
     # -- the workspace itself -------------------------------------------------------------
 
@@ -251,3 +259,19 @@ class LocalWorkspace:
                 (int(archived), name, version),
             )
             return self._get_data(db, name, version)
+
+    def stored_content(self) -> dict[str, str]:
+        """sha256 → a blob in the datastore holding it, over every registered data version.
+
+        Lets a new version copy unchanged files server-side instead of re-sending them.
+        """
+        if not self.catalog.exists():
+            return {}
+        with self.catalog.transaction(write=False) as db:
+            rows = db.execute("SELECT name, digest, manifest FROM data_versions").fetchall()
+        known: dict[str, str] = {}
+        for name, digest, manifest in rows:
+            prefix = upload_prefix(digest, name)
+            for entry in Manifest.from_json(manifest).entries:
+                known.setdefault(entry.sha256, f"{prefix}/{entry.path}")
+        return known

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from mlstack.errors import ImmutableError, NotFoundError
 from mlstack.workspace.asset import AssetRef, datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
 
-# Data-version operations never touch blob storage; this endpoint is never dialled.
-UNUSED = BlobEndpoint("http://127.0.0.1:9/devstoreaccount1", "devstoreaccount1", "a2V5")
+
+def no_blob_storage() -> BlobEndpoint:
+    raise AssertionError("data-version operations must not touch blob storage")
 
 
 def manifest(*contents: str) -> Manifest:
@@ -33,7 +35,7 @@ def register(
 
 @pytest.fixture
 def ws(tmp_path: Path) -> LocalWorkspace:
-    return LocalWorkspace(tmp_path / "workspace.db", UNUSED, "unused")
+    return LocalWorkspace(tmp_path / "workspace.db", "unused", no_blob_storage)
 
 
 def test_versions_are_next_integers_and_identical_content_is_a_no_op(ws: LocalWorkspace) -> None:
@@ -98,7 +100,7 @@ def test_unknown_assets(ws: LocalWorkspace) -> None:
 
 
 def _register_many(catalog: str, worker: int) -> list[str]:
-    ws = LocalWorkspace(Path(catalog), UNUSED, "unused")
+    ws = LocalWorkspace(Path(catalog), "unused", no_blob_storage)
     return [register(ws, manifest(f"w{worker}-{i}"))[0] for i in range(15)]
 
 
@@ -121,3 +123,24 @@ def test_asset_refs(text: str, name: str, version: str | None) -> None:
 def test_bad_asset_ref_says_the_forms() -> None:
     with pytest.raises(NotFoundError, match="NAME:VERSION or NAME@latest"):
         AssetRef.parse("a:b:c")
+
+
+def test_stored_content_maps_each_hash_to_a_blob_of_a_registered_version(
+    ws: LocalWorkspace,
+) -> None:
+    assert ws.stored_content() == {}
+    a = manifest("one", "two")
+    register(ws, a)
+    known = ws.stored_content()
+    prefix = upload_prefix(a.digest, "digits")
+    assert known == {e.sha256: f"{prefix}/{e.path}" for e in a.entries}
+
+
+def test_a_catalog_from_an_older_schema_is_upgraded_on_open(ws: LocalWorkspace) -> None:
+
+    ws.catalog.path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(ws.catalog.path) as db:  # as the first release wrote it
+        db.execute("CREATE TABLE workspace (singleton INTEGER PRIMARY KEY, name TEXT)")
+    with pytest.raises(NotFoundError, match="digits has no version"):
+        ws.get_data("digits")  # a read works: no "no such table"
+    assert register(ws, manifest("one")) == ("1", True)
