@@ -22,6 +22,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
 from mlstack.errors import ImmutableError, NotFoundError, WorkspaceError
+from mlstack.services.azurite import Azurite
 from mlstack.workspace.asset import DATASTORE, DataVersion, upload_prefix
 from mlstack.workspace.catalog import Catalog
 
@@ -79,6 +80,21 @@ class LocalWorkspace:
     @property
     def endpoint(self) -> BlobEndpoint:
         return self._endpoint()
+
+    @classmethod
+    def open(cls, home: Path, stack: str) -> LocalWorkspace:
+        """The workspace a ``pulumi up`` of ``stack`` created under ``home``."""
+        catalog = Catalog(home / "stacks" / stack / "workspace.db")
+        if not catalog.exists():
+            raise NotFoundError(
+                f"stack {stack!r} has no local workspace under {home}: "
+                f"run `pulumi up -s {stack}` first"
+            )
+        with catalog.transaction(write=False) as db:
+            row = db.execute("SELECT container FROM workspace").fetchone()
+        if row is None:
+            raise NotFoundError(f"stack {stack!r}: its workspace catalog holds no workspace")
+        return cls(catalog.path, row[0], Azurite(home).endpoint)
 
     # -- the workspace itself -------------------------------------------------------------
 
