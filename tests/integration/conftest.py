@@ -68,6 +68,26 @@ def make_project_copy(root: Path, dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path:
+    """The digits sample dataset, written once per session by the real prepare script."""
+    out = tmp_path_factory.mktemp("digits") / "digits"
+    script = project.root / "training" / "prepare_data.py"
+    subprocess.run(
+        [str(project.root / ".venv/bin/python"), str(script), "--out", str(out)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return out
+
+
+def add_data(cli: Pulumi, project: Project, digits: Path) -> Path:
+    """Give the project copy the shipped data asset YAML and its own copy of the data."""
+    shutil.copytree(project.root / "assets" / "data", cli.cwd / "assets" / "data")
+    data = cli.cwd / "data" / "digits"
+    shutil.copytree(digits, data)
+    return data
+
+
 @pytest.fixture
 def pulumi(
     tmp_path: Path, project: Project, azurite: ServiceState, azurite_home: Path
