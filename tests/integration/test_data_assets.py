@@ -124,3 +124,22 @@ def test_sigkill_during_transfer_leaves_no_partial_version_and_up_converges(
     after = _blob_etags(endpoint, container)
     assert {name: after[name] for name in arrived} == arrived
     pulumi.run("preview", "--expect-no-changes")
+
+
+def test_bad_asset_files_fail_the_preview_with_every_problem_and_change_nothing(
+    pulumi: Pulumi, project: Project, digits: Path, endpoint: BlobEndpoint
+) -> None:
+    add_data(pulumi, project, digits)
+    folder = pulumi.cwd / "assets" / "data"
+    (folder / "broken.yaml").write_text("name: broken\ntype: uri_folder\npath: [unclosed\n")
+    (folder / "missing.yaml").write_text("name: missing\ntype: uri_folder\npath: ../../nowhere\n")
+    (folder / "twin.yaml").write_text((folder / "digits-val.yaml").read_text())
+
+    result = pulumi.run("up", "--yes", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    for file in ("broken.yaml", "missing.yaml", "twin.yaml"):
+        assert f"assets/data/{file}" in output, f"{file} not named in:\n{output}"
+    assert "does not exist" in output and "digits-val" in output
+    assert f"mlstack-{pulumi.stack}" not in {c.name for c in endpoint.client().list_containers()}
