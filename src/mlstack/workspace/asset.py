@@ -44,8 +44,12 @@ class AssetRef:
 
 
 @dataclass(frozen=True)
-class DataVersion:
-    """One registered data version. Content fields are write-once; metadata is mutable."""
+class AssetVersion:
+    """One registered version of a data, model or environment asset.
+
+    Content fields (type, uri, digest, files, bytes, properties) are write-once;
+    description, tags, stage and archived are mutable.
+    """
 
     name: str
     version: str
@@ -58,9 +62,13 @@ class DataVersion:
     tags: Mapping[str, str] = field(default_factory=dict)
     archived: bool = False
     created_at: str = ""
+    kind: str = "data"
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    stage: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "name": self.name,
             "version": self.version,
             "type": self.type,
@@ -72,4 +80,9 @@ class DataVersion:
             "tags": dict(sorted(self.tags.items())),
             "archived": self.archived,
             "created_at": self.created_at,
+            "properties": dict(self.properties),
+            "stage": self.stage,
         }
+
+
+DataVersion = AssetVersion  # the name callers of data operations read best

@@ -22,27 +22,40 @@ _SCHEMA = (
         description TEXT NOT NULL,
         tags        TEXT NOT NULL,
         created_at  TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS data_containers (
-        name         TEXT PRIMARY KEY,
-        next_version INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS data_versions (
-        name        TEXT NOT NULL REFERENCES data_containers(name),
+    """CREATE TABLE IF NOT EXISTS containers (
+        kind         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        next_version INTEGER NOT NULL,
+        PRIMARY KEY (kind, name))""",
+    """CREATE TABLE IF NOT EXISTS versions (
+        kind        TEXT NOT NULL,
+        name        TEXT NOT NULL,
         version     TEXT NOT NULL,
         type        TEXT NOT NULL,
         uri         TEXT NOT NULL,
         digest      TEXT NOT NULL,
         files       INTEGER NOT NULL,
         bytes       INTEGER NOT NULL,
-        manifest    TEXT NOT NULL,
+        manifest    TEXT,
         description TEXT NOT NULL,
         tags        TEXT NOT NULL,
+        properties  TEXT NOT NULL,
+        stage       TEXT NOT NULL,
         archived    INTEGER NOT NULL DEFAULT 0,
         created_at  TEXT NOT NULL,
-        PRIMARY KEY (name, version))""",
-    "CREATE INDEX IF NOT EXISTS data_by_digest ON data_versions (name, digest)",
+        PRIMARY KEY (kind, name, version))""",
+    "CREATE INDEX IF NOT EXISTS versions_by_digest ON versions (kind, name, digest)",
+)
+# Catalogs of schema 2 kept data in tables of their own; fold them into ``versions``.
+_FROM_2 = (
+    """INSERT OR IGNORE INTO containers SELECT 'data', name, next_version FROM data_containers""",
+    """INSERT OR IGNORE INTO versions SELECT 'data', name, version, type, uri, digest, files,
+        bytes, manifest, description, tags, '{}', '', archived, created_at FROM data_versions""",
+    "DROP TABLE data_versions",
+    "DROP TABLE data_containers",
 )
 # Bump when _SCHEMA changes; older catalogs are brought up to date on first open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Catalog:
@@ -67,6 +80,10 @@ class Catalog:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA:  # not executescript: it would commit early
                     conn.execute(statement)
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                if "data_versions" in tables:
+                    for statement in _FROM_2:
+                        conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")

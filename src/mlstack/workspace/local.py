@@ -10,7 +10,6 @@ the service's own wording (e.g. "Asset paths cannot be updated.").
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -21,28 +20,17 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
-from mlstack.errors import ImmutableError, NotFoundError, WorkspaceError
+from mlstack.errors import NotFoundError, WorkspaceError
 from mlstack.services.azurite import Azurite
 from mlstack.workspace.asset import DATASTORE, DataVersion, upload_prefix
 from mlstack.workspace.catalog import Catalog
+from mlstack.workspace.registry import Registry
 
 __all__ = ["DATASTORE", "LocalWorkspace", "WorkspaceInfo"]
-
-_DATA_COLUMNS = (
-    "name, version, type, uri, digest, files, bytes, description, tags, archived, created_at"
-)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _data(row: tuple[object, ...]) -> DataVersion:
-    name, version, type_, uri, digest, files, size, description, tags, archived, created = row
-    return DataVersion(
-        str(name), str(version), str(type_), str(uri), str(digest), int(str(files)),
-        int(str(size)), str(description), json.loads(str(tags)), bool(archived), str(created),
-    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,6 +64,9 @@ class LocalWorkspace:
         self.catalog = Catalog(catalog)
         self.container = container
         self._endpoint = endpoint
+        self.data = Registry(self.catalog, "data")
+        self.models = Registry(self.catalog, "model")
+        self.environments = Registry(self.catalog, "environment")
 
     @property
     def endpoint(self) -> BlobEndpoint:
@@ -145,7 +136,9 @@ class LocalWorkspace:
             self.endpoint.client().delete_container(self.container)
         self.catalog.remove()
 
-    # -- data versions --------------------------------------------------------------------
+    # -- assets ---------------------------------------------------------------------------
+    # Data, models and environments share one implementation of the version semantics;
+    # the data methods below read as the service's data operations do.
 
     def register_data(
         self,
@@ -158,133 +151,40 @@ class LocalWorkspace:
         tags: Mapping[str, str] | None = None,
         version: str | None = None,
     ) -> tuple[DataVersion, bool]:
-        """Register content as a data version; return it and whether it is new.
-
-        Call only after the content is stored and verified. Without ``version`` the
-        content's existing version is returned if there is one (restored if archived),
-        else the next integer is taken. An explicit existing version must keep its path.
-        """
-        tags_json = json.dumps(dict(tags or {}), sort_keys=True)
-        with self.catalog.transaction(write=True) as db:
-            db.execute("INSERT OR IGNORE INTO data_containers VALUES (?, 1)", (name,))
-            if version is None:
-                row = db.execute(
-                    "SELECT version FROM data_versions WHERE name = ? AND digest = ? "
-                    "ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
-                    (name, manifest.digest),
-                ).fetchone()
-                if row is not None:
-                    db.execute(
-                        "UPDATE data_versions SET archived = 0, description = ?, tags = ? "
-                        "WHERE name = ? AND version = ?",
-                        (description, tags_json, name, row[0]),
-                    )
-                    return self._get_data(db, name, row[0]), False
-                (version,) = db.execute(
-                    "SELECT next_version FROM data_containers WHERE name = ?", (name,)
-                ).fetchone()
-                version = str(version)
-            existing = db.execute(
-                "SELECT uri, digest FROM data_versions WHERE name = ? AND version = ?",
-                (name, version),
-            ).fetchone()
-            if existing is not None:
-                if tuple(existing) != (uri, manifest.digest):
-                    raise ImmutableError(
-                        f"data {name}:{version}: Asset paths cannot be updated. "
-                        "Register the new content as a new version instead."
-                    )
-                return self._get_data(db, name, version), False
-            db.execute(
-                f"INSERT INTO data_versions ({_DATA_COLUMNS}, manifest) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                (name, version, type_, uri, manifest.digest, manifest.files, manifest.bytes,
-                 description, tags_json, _now(), manifest.to_json()),
-            )  # fmt: skip
-            if version.isdigit():
-                db.execute(
-                    "UPDATE data_containers SET next_version = MAX(next_version, ?) WHERE name = ?",
-                    (int(version) + 1, name),
-                )
-            return self._get_data(db, name, version), True
-
-    @staticmethod
-    def _get_data(db: sqlite3.Connection, name: str, version: str) -> DataVersion:
-        row = db.execute(
-            f"SELECT {_DATA_COLUMNS} FROM data_versions WHERE name = ? AND version = ?",
-            (name, version),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"data asset {name}:{version} does not exist in this workspace")
-        return _data(row)
+        """Register stored, verified content as a data version (see Registry.register)."""
+        return self.data.register(
+            name, type_=type_, uri=uri, digest=manifest.digest, manifest=manifest,
+            description=description, tags=tags, version=version,
+        )  # fmt: skip
 
     def get_data(self, name: str, version: str | None = None) -> DataVersion:
-        """A version, or with ``version=None`` the latest non-archived one."""
-        if not self.catalog.exists():
-            raise NotFoundError(f"data asset {name} does not exist: the workspace has no catalog")
-        with self.catalog.transaction(write=False) as db:
-            if version is not None:
-                return self._get_data(db, name, version)
-            row = db.execute(
-                f"SELECT {_DATA_COLUMNS} FROM data_versions WHERE name = ? AND archived = 0 "
-                "ORDER BY CAST(version AS INTEGER) DESC, created_at DESC LIMIT 1",
-                (name,),
-            ).fetchone()
-        if row is None:
-            raise NotFoundError(f"data asset {name} has no version that is not archived")
-        return _data(row)
+        return self.data.get(name, version)
 
     def list_data(self, name: str | None = None) -> list[DataVersion]:
-        """All versions (archived included), by name then version."""
-        if not self.catalog.exists():
-            return []
-        with self.catalog.transaction(write=False) as db:
-            rows = db.execute(
-                f"SELECT {_DATA_COLUMNS} FROM data_versions WHERE ? IS NULL OR name = ? "
-                "ORDER BY name, CAST(version AS INTEGER)",
-                (name, name),
-            ).fetchall()
-        return [_data(row) for row in rows]
+        return self.data.list(name)
 
     def data_manifest(self, name: str, version: str) -> Manifest:
-        with self.catalog.transaction(write=False) as db:
-            row = db.execute(
-                "SELECT manifest FROM data_versions WHERE name = ? AND version = ?",
-                (name, version),
-            ).fetchone()
-        if row is None:
-            raise NotFoundError(f"data asset {name}:{version} does not exist in this workspace")
-        return Manifest.from_json(row[0])
+        return self.data.manifest(name, version)
 
     def update_data(
         self, name: str, version: str, description: str, tags: Mapping[str, str]
     ) -> DataVersion:
-        """Change a version's mutable metadata in place."""
-        with self.catalog.transaction(write=True) as db:
-            db.execute(
-                "UPDATE data_versions SET description = ?, tags = ? WHERE name = ? AND version = ?",
-                (description, json.dumps(dict(tags), sort_keys=True), name, version),
-            )
-            return self._get_data(db, name, version)
+        return self.data.update(name, version, description, tags)
 
     def set_data_archived(self, name: str, version: str, archived: bool) -> DataVersion:
-        """Archive (hide from ``latest``) or restore a version; content is never deleted."""
-        with self.catalog.transaction(write=True) as db:
-            db.execute(
-                "UPDATE data_versions SET archived = ? WHERE name = ? AND version = ?",
-                (int(archived), name, version),
-            )
-            return self._get_data(db, name, version)
+        return self.data.set_archived(name, version, archived)
 
     def stored_content(self) -> dict[str, str]:
-        """sha256 → a blob in the datastore holding it, over every registered data version.
+        """sha256 → a blob in the datastore holding it, over every registered version.
 
         Lets a new version copy unchanged files server-side instead of re-sending them.
         """
         if not self.catalog.exists():
             return {}
         with self.catalog.transaction(write=False) as db:
-            rows = db.execute("SELECT name, digest, manifest FROM data_versions").fetchall()
+            rows = db.execute(
+                "SELECT name, digest, manifest FROM versions WHERE manifest IS NOT NULL"
+            ).fetchall()
         known: dict[str, str] = {}
         for name, digest, manifest in rows:
             prefix = upload_prefix(digest, name)
