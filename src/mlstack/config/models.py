@@ -1,0 +1,343 @@
+"""Declared models: ``assets/models/*.yaml`` read with azure-ai-ml's own loader.
+
+The files are Azure ML CLI v2 model specs (``name``, ``type``, ``path``, ``description``,
+``tags``, ``stage``, ``properties``, optional ``version``), so ``az ml model create -f``
+accepts the same file. ``path`` is the local folder training writes (e.g.
+``../../outputs/digits-cnn``); it need not exist when the specs are loaded, because
+validation runs before training has produced anything. The loader only checks that it
+lies inside the project; whether the artefact is there and complete is the caller's
+question, asked when a version is about to be registered.
+
+Quality gates are written as model ``properties`` so the file stays valid for ``az ml``:
+
+    properties:
+      mlstack.min.test.accuracy: 0.95   # test.accuracy must be >= 0.95
+      mlstack.max.test.loss: 0.3        # test.loss must be <= 0.3
+
+i.e. ``mlstack.<min|max>.<split>.<metric>: <number>``, checked against ``metrics.json``
+(``{"<split>": {"<metric>": <number>}}``). Other ``mlstack.`` keys are reserved.
+Every problem of every file is collected first and raised as one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import marshmallow
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from mlstack.config.assets import (
+    _azure_ml_quiet,
+    _display,
+    _flatten,
+    _loader_problems,
+    _spec_files,
+    _tags,
+    asset_name_problem,
+    version_problem,
+)
+from mlstack.errors import ConfigError, Problem
+
+MODELS_FOLDER = Path("assets") / "models"
+SCHEMA_HELP = "https://aka.ms/ml-cli-v2-model-yaml-reference"
+ModelType = Literal["custom_model", "mlflow_model", "triton_model"]
+SUPPORTED_TYPES: tuple[ModelType, ...] = ("custom_model", "mlflow_model", "triton_model")
+Bound = Literal["min", "max"]
+GATE_CONVENTION = (
+    "gates are `mlstack.min.<split>.<metric>: <number>` or "
+    "`mlstack.max.<split>.<metric>: <number>`, e.g. `mlstack.min.test.accuracy: 0.95`"
+)
+
+_GATE_KEY = re.compile(r"^mlstack\.(min|max)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
+_REMOTE = re.compile(r"^(azureml:|[a-zA-Z][a-zA-Z0-9+.-]*://)")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A bound a model's metric must meet before a version is registered."""
+
+    split: str
+    """The data split the metric was measured on, e.g. ``test``."""
+    metric: str
+    """The metric name inside that split, e.g. ``accuracy``."""
+    bound: Bound
+    """``min``: the metric must be at least ``value``; ``max``: at most."""
+    value: float
+    """The bound itself."""
+
+    @property
+    def key(self) -> str:
+        """``<split>.<metric>``, as messages name the metric."""
+        return f"{self.split}.{self.metric}"
+
+    def check(self, metrics: Mapping[str, Any]) -> str | None:
+        """None if ``metrics`` (metrics.json) meets the gate, else why it does not.
+
+        Reads ``metrics[split][metric]``, falling back to a flat ``metrics["split.metric"]``.
+        NaN and non-numbers fail: a gate must never pass on a value it cannot compare.
+        """
+        split = metrics.get(self.split)
+        found = split.get(self.metric) if isinstance(split, Mapping) else None
+        if found is None:
+            found = metrics.get(self.key)
+        if found is None:
+            return f"{self.key} is missing from metrics.json"
+        if isinstance(found, bool) or not isinstance(found, int | float) or math.isnan(found):
+            return f"{self.key} is {found!r} in metrics.json, not a number"
+        if self.bound == "min" and found < self.value:
+            return f"{self.key} {_shown(found, self.value)} is below the gate {self.value:g}"
+        if self.bound == "max" and found > self.value:
+            return f"{self.key} {_shown(found, self.value)} is above the gate {self.value:g}"
+        return None
+
+    def __str__(self) -> str:
+        sign = "≥" if self.bound == "min" else "≤"
+        return f"{self.key} {sign} {self.value:g}"
+
+
+def _shown(found: float, gate: float) -> str:
+    """Short like the gate, but never so short that a failing value prints as the gate."""
+    short = f"{found:.6g}"
+    return repr(found) if short == f"{gate:g}" else short
+
+
+class ModelSpec(BaseModel):
+    """One declared model: where training writes it and the gates it must pass."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """The model name in the workspace."""
+    type: ModelType = "custom_model"
+    """The Azure ML model type."""
+    path: Path
+    """The artefact folder: absolute, inside the project, possibly not yet created."""
+    description: str = ""
+    """Free text, changeable in place on an existing version."""
+    tags: dict[str, str] = {}
+    """String tags, changeable in place on an existing version."""
+    stage: str | None = None
+    """Azure ML's free-text model stage (e.g. ``Development``), if declared."""
+    properties: dict[str, str] = {}
+    """Declared properties as strings, gate keys included (they are registered too)."""
+    gates: tuple[Gate, ...] = ()
+    """The quality gates parsed from ``properties``, in key order."""
+    version: str | None = None
+    """A pinned positive-integer version, or None to let mlstack assign one by content."""
+    file: Path
+    """The YAML file that declares the model (absolute)."""
+
+
+def load_model_specs(project_root: Path, folder: Path | None = None) -> tuple[ModelSpec, ...]:
+    """Every model declared under ``folder`` (default ``<root>/assets/models``).
+
+    Files are read in name order; a missing folder declares nothing. Raises one
+    ``ConfigError`` listing every problem in every file.
+    """
+    root = project_root.resolve()
+    folder = (folder if folder is not None else root / MODELS_FOLDER).resolve()
+    specs: list[ModelSpec] = []
+    problems: list[Problem] = []
+    names: list[tuple[str, Path]] = []
+    for file in _spec_files(folder):
+        name, spec, found = _load_one(file, root)
+        problems.extend(found)
+        if name is not None:
+            names.append((name, file))
+        if spec is not None:
+            specs.append(spec)
+    problems.extend(_duplicate_names(names, root))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(specs)
+
+
+def _load_one(file: Path, root: Path) -> tuple[str | None, ModelSpec | None, list[Problem]]:
+    """Load one file: its valid name (for the duplicate check) and a spec if it has no problem."""
+    shown = _display(file, root)
+    model, loader_problems = _read(file)
+    if model is None:
+        return None, None, [Problem(shown, field, reason) for field, reason in loader_problems]
+
+    found: list[tuple[str, str]] = []
+    name: str | None = str(model.name)
+    if problem := asset_name_problem(str(name)):
+        name = None
+        found.append(("name", problem))
+    version = None if model.version is None else str(model.version)
+    if version is not None and (problem := version_problem(version)):
+        found.append(("version", problem))
+    kind = next((t for t in SUPPORTED_TYPES if t == model.type), None)
+    if kind is None:
+        found.append(("type", f"{model.type!r} is not a model type: use {_types()}"))
+    tags, tag_problems = _tags(model.tags or {})
+    found.extend(tag_problems)
+    properties, gates, property_problems = _properties(model.properties or {})
+    found.extend(property_problems)
+    path, path_problem = _model_path(_raw_path(file), file, root)
+    if path_problem:
+        found.append(("path", path_problem))
+
+    if found or name is None or kind is None or path is None:
+        return name, None, [Problem(shown, field, reason) for field, reason in found]
+    spec = ModelSpec(
+        name=name,
+        type=kind,
+        path=path,
+        description=model.description or "",
+        tags=tags,
+        stage=None if model.stage is None else str(model.stage),
+        properties=properties,
+        gates=gates,
+        version=version,
+        file=file,
+    )
+    return name, spec, []
+
+
+def _types() -> str:
+    return ", ".join(SUPPORTED_TYPES)
+
+
+def _properties(
+    raw: Mapping[str, Any],
+) -> tuple[dict[str, str], tuple[Gate, ...], list[tuple[str, str]]]:
+    """Properties as strings, and the gates among them (see the module docstring)."""
+    properties: dict[str, str] = {}
+    gates: list[Gate] = []
+    problems: list[tuple[str, str]] = []
+    for key in sorted(raw, key=str):
+        value, field = raw[key], f"properties.{key}"
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            problems.append((field, f"{value!r} is not text or a number: quote it"))
+            continue
+        properties[str(key)] = str(value)
+        if not str(key).startswith("mlstack."):
+            continue
+        match = _GATE_KEY.fullmatch(str(key))
+        if match is None:
+            problems.append(
+                (field, f"not a gate, and `mlstack.` keys are reserved: {GATE_CONVENTION}")
+            )
+            continue
+        number = _number(value)
+        if number is None:
+            problems.append((field, f"{value!r} is not a number: {GATE_CONVENTION}"))
+            continue
+        bound: Bound = "min" if match[1] == "min" else "max"
+        gates.append(Gate(split=match[2], metric=match[3], bound=bound, value=number))
+    problems.extend(_contradictions(gates))
+    return properties, tuple(gates), problems
+
+
+def _number(value: str | int | float) -> float | None:
+    """A finite float from a YAML number or numeric text (Azure ML stores properties as text)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _contradictions(gates: Iterable[Gate]) -> Iterator[tuple[str, str]]:
+    """A min above the max of the same metric: no model could ever pass."""
+    lows = {g.key: g for g in gates if g.bound == "min"}
+    for high in (g for g in gates if g.bound == "max"):
+        low = lows.get(high.key)
+        if low is not None and low.value > high.value:
+            yield (
+                f"properties.mlstack.min.{high.key}",
+                f"{low} contradicts {high}: no model can pass; lower the min or raise the max",
+            )
+
+
+def _raw_path(file: Path) -> object:
+    """``path`` as written: azure-ai-ml turns ``azureml:x:1`` into a local-looking path."""
+    with file.open(encoding="utf-8") as stream:
+        raw = yaml.safe_load(stream)
+    return raw.get("path") if isinstance(raw, Mapping) else None
+
+
+def _model_path(written: object, file: Path, root: Path) -> tuple[Path | None, str | None]:
+    """The resolved artefact folder, or why it cannot be used. It may not exist yet.
+
+    Resolved from the text as written, like azure-ai-ml does (relative to the YAML).
+    """
+    if written is None:
+        return None, (
+            "missing: add `path:`, the folder training writes the model to, relative to "
+            "the YAML (e.g. ../../outputs/<model>)"
+        )
+    text = str(written)
+    if _REMOTE.match(text):
+        return None, (
+            f"{text!r} is remote, which is not supported for declared models yet: give the "
+            "local folder training writes, relative to the YAML file"
+        )
+    path = (file.parent / text).resolve()
+    if not path.is_relative_to(root):
+        return None, (
+            f"{text!r} resolves to {path}, outside the project root {root}: keep model "
+            "artefacts inside the project (e.g. ../../outputs/<model>)"
+        )
+    return path, None
+
+
+def _read(file: Path) -> tuple[Any, list[tuple[str, str]]]:
+    """azure-ai-ml's ``Model`` for ``file``, or (None, what its loader objected to).
+
+    azure-ai-ml is imported here because importing it takes seconds.
+    """
+    with _azure_ml_quiet():
+        from azure.ai.ml import load_model  # noqa: PLC0415 - slow import, see docstring
+        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
+
+        try:
+            return load_model(source=file), []
+        except (MlException, marshmallow.ValidationError) as error:
+            return None, list(_model_problems(error))
+        except (OSError, UnicodeDecodeError) as error:
+            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
+
+
+def _model_problems(error: Exception) -> Iterator[tuple[str, str]]:
+    """The loader's objections in model words; syntax errors as ``assets`` maps them."""
+    cause = error.__cause__
+    if isinstance(cause, marshmallow.ValidationError) and isinstance(cause.messages, dict):
+        for field, messages in _flatten(cause.messages):
+            yield field, _schema_reason(field, " ".join(messages))
+    else:
+        yield from _loader_problems(error)
+
+
+def _schema_reason(field: str, said: str) -> str:
+    if said == "Unknown field.":
+        return (
+            "unknown key (azure-ai-ml: Unknown field.): remove it or correct its spelling; "
+            f"the model schema is at {SCHEMA_HELP}"
+        )
+    if "Missing data" in said:
+        return f"missing: add `{field}:` (model schema: {SCHEMA_HELP})"
+    if field == "type":
+        return f"azure-ai-ml: {said} Use one of {_types()}"
+    return f"azure-ai-ml: {said} Correct the value (model schema: {SCHEMA_HELP})"
+
+
+def _duplicate_names(names: Iterable[tuple[str, Path]], root: Path) -> Iterator[Problem]:
+    """Each later file reusing a name, naming the first; case-insensitive, as ARM names are."""
+    first: dict[str, Path] = {}
+    for name, file in names:
+        seen = first.setdefault(name.casefold(), file)
+        if seen != file:
+            yield Problem(
+                _display(file, root),
+                "name",
+                f"{name!r} is also declared in {_display(seen, root)}: give each model its "
+                "own name, or delete one of the files",
+            )
