@@ -1,6 +1,7 @@
-"""The Pulumi program: read and validate config, then build the stack's target.
+"""The Pulumi program: read and validate everything, then declare the stack.
 
-Invalid configuration stops the run with every problem listed and nothing declared.
+All input — stack config, asset specs, data folders, model artefacts — is checked first;
+invalid input stops the run with every problem listed and nothing declared.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import pulumi
 from pulumi.runtime.config import CONFIG
 
 from mlstack.components.local_platform import LocalPlatform
-from mlstack.config.assets import DataSpec, load_data_specs
+from mlstack.config.assets import load_data_specs
+from mlstack.config.environments import load_environment_specs
+from mlstack.config.models import load_model_specs
 from mlstack.config.stack import NAMESPACE, StackConfig, load_stack_config
 from mlstack.content.hashcache import SqliteHashCache
-from mlstack.content.manifest import Manifest
-from mlstack.content.scan import scan
-from mlstack.errors import ConfigError, MlstackError, NotFoundError, Problem
+from mlstack.errors import ConfigError, MlstackError, Problem
+from mlstack.plan import PlanContext, Planned, plan_data, plan_environments, plan_models
 from mlstack.project import Project
 from mlstack.providers.data_asset import DataAsset
-from mlstack.services.azurite import Azurite
+from mlstack.providers.environment import EnvironmentVersion
+from mlstack.providers.model_version import ModelVersion
 from mlstack.workspace.local import LocalWorkspace
 
 
@@ -36,44 +39,33 @@ def _namespace_values() -> dict[str, Any]:
     return values
 
 
-def scan_data(specs: tuple[DataSpec, ...], home: Path) -> dict[str, Manifest]:
-    """Each asset's manifest (stat-cached); every folder's problems reported together."""
-    manifests: dict[str, Manifest] = {}
+def _specs(root: Path) -> tuple[Any, Any, Any]:
+    """Every asset spec, with the problems of all kinds reported together."""
     problems: list[Problem] = []
-    with SqliteHashCache.in_home(home) as cache:
-        for spec in specs:
-            try:
-                manifests[spec.name] = scan(spec.path, cache)
-            except ConfigError as error:
-                problems += [Problem(str(spec.file), f"path ({p.file})", p.reason)
-                             for p in error.problems]  # fmt: skip
+    loaded = []
+    for load in (load_data_specs, load_environment_specs, load_model_specs):
+        try:
+            loaded.append(load(root))
+        except ConfigError as error:
+            problems += error.problems
+            loaded.append(())
     if problems:
         raise ConfigError(problems)
-    return manifests
+    return loaded[0], loaded[1], loaded[2]
 
 
-def change_summary(workspace: LocalWorkspace, name: str, manifest: Manifest) -> str:
-    """How ``manifest`` differs from the latest registered version, for the preview."""
-    try:
-        latest = workspace.get_data(name)
-    except NotFoundError:
-        return str(manifest.changes_since(None))
-    if latest.digest == manifest.digest:
-        return f"no file changes (version {latest.version})"
-    earlier = workspace.data_manifest(name, latest.version)
-    return f"{manifest.changes_since(earlier)} since version {latest.version}"
-
-
-def data_asset_props(
-    config: StackConfig, home: Path, spec: DataSpec, manifest: Manifest, changes: str
-) -> dict[str, Any]:
-    return {
-        "stack": config.stack, "home": str(home), "container": config.datastore_container,
-        "name": spec.name, "type": spec.type, "source": str(spec.path),
-        "digest": manifest.digest, "files": manifest.files, "bytes": manifest.bytes,
-        "changes": changes, "description": spec.description, "tags": spec.tags,
-        "version_pin": spec.version or "",
-    }  # fmt: skip
+def plan(config: StackConfig, project: Project) -> tuple[list[Planned], ...]:
+    """What to declare for every asset, or all the reasons it cannot be declared."""
+    home = project.home
+    data_specs, env_specs, model_specs = _specs(project.root)
+    ws = LocalWorkspace.at(home, config.stack, config.datastore_container)
+    with SqliteHashCache.in_home(home) as cache:
+        ctx = PlanContext(config, home, ws, cache, [])
+        data = plan_data(ctx, data_specs)
+        models = plan_models(ctx, model_specs)
+    if ctx.problems:
+        raise ConfigError(ctx.problems)
+    return data, plan_environments(ctx, env_specs), models
 
 
 def build(config: StackConfig, project: Project) -> None:
@@ -83,21 +75,20 @@ def build(config: StackConfig, project: Project) -> None:
             f"target {config.target!r} is not available yet in this version of mlstack: "
             "set mlstack:target to 'local'"
         )
-    home = project.home
-    specs = load_data_specs(project.root)
-    manifests = scan_data(specs, home)
-    catalog = project.stack_home(config.stack) / "workspace.db"
-    reader = LocalWorkspace(catalog, config.datastore_container, Azurite(home).endpoint)
+    data_plan, env_plan, model_plan = plan(config, project)
 
-    platform = LocalPlatform("platform", config, home)
+    platform = LocalPlatform("platform", config, project.home)
     workspace = platform.workspace
-    data_opts = pulumi.ResourceOptions(parent=platform, depends_on=[workspace])
-    data = {}
-    for spec in specs:
-        manifest = manifests[spec.name]
-        changes = change_summary(reader, spec.name, manifest)
-        props = data_asset_props(config, home, spec, manifest, changes)
-        data[spec.name] = DataAsset(f"data-{spec.name}", props, data_opts)
+    opts = pulumi.ResourceOptions(parent=platform, depends_on=[workspace])
+    data = {p.name: DataAsset(f"data-{p.name}", p.props, opts) for p in data_plan if p.props}
+    envs = {p.name: EnvironmentVersion(f"env-{p.name}", p.props, opts) for p in env_plan if p.props}
+    models = {}
+    for planned in model_plan:
+        if planned.note:
+            pulumi.log.warn(planned.note)
+        if planned.props:
+            models[planned.name] = ModelVersion(f"model-{planned.name}", planned.props, opts)
+
     pulumi.export("target", config.target)
     pulumi.export("workspace", workspace.name)
     pulumi.export("datastore", workspace.datastore)
@@ -106,8 +97,14 @@ def build(config: StackConfig, project: Project) -> None:
     pulumi.export("catalog", workspace.catalog)
     pulumi.export(
         "data",
-        {name: {"version": a.version, "uri": a.uri, "digest": a.digest, "files": a.files}
-         for name, a in data.items()},
+        {n: {"version": a.version, "uri": a.uri, "digest": a.digest, "files": a.files}
+         for n, a in data.items()},
+    )  # fmt: skip
+    pulumi.export("environments", {n: e.reference for n, e in envs.items()})
+    pulumi.export(
+        "models",
+        {n: {"version": m.version, "uri": m.uri, "digest": m.digest, "metrics": m.metrics_change}
+         for n, m in models.items()},
     )  # fmt: skip
 
 

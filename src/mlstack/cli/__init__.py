@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from mlstack.cli.lineage import lineage_command
 from mlstack.cli.local import env_command, local_app
 from mlstack.errors import MlstackError
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(local_app, name="local")
 app.command("env")(env_command)
+app.command("lineage")(lineage_command)
 
 stderr = Console(stderr=True)
 

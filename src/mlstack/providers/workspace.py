@@ -25,17 +25,14 @@ from pulumi.dynamic import (
 
 from mlstack.config.naming import container_problem, stack_problem
 from mlstack.errors import NotFoundError
-from mlstack.services.azurite import Azurite
-from mlstack.workspace.local import DATASTORE, LocalWorkspace, WorkspaceInfo
+from mlstack.workspace.local import DATASTORE, LocalWorkspace, WorkspaceInfo, catalog_path
 
 REPLACE_KEYS = ("stack", "home", "container")
 UPDATE_KEYS = ("description", "tags")
 
 
 def _workspace(props: dict[str, Any]) -> LocalWorkspace:
-    home = Path(props["home"])
-    catalog = home / "stacks" / props["stack"] / "workspace.db"
-    return LocalWorkspace(catalog, props["container"], Azurite(home).endpoint)
+    return LocalWorkspace.at(Path(props["home"]), props["stack"], props["container"])
 
 
 def _outputs(props: dict[str, Any], info: WorkspaceInfo) -> dict[str, Any]:
@@ -45,7 +42,7 @@ def _outputs(props: dict[str, Any], info: WorkspaceInfo) -> dict[str, Any]:
         **info.to_dict(),
         "datastore": DATASTORE,
         "datastore_uri": f"azureml://datastores/{DATASTORE}",
-        "catalog": str(Path(props["home"]) / "stacks" / props["stack"] / "workspace.db"),
+        "catalog": str(catalog_path(Path(props["home"]), props["stack"])),
     }
 
 

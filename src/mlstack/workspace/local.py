@@ -29,6 +29,11 @@ from mlstack.workspace.registry import Registry
 __all__ = ["DATASTORE", "LocalWorkspace", "WorkspaceInfo"]
 
 
+def catalog_path(home: Path, stack: str) -> Path:
+    """Where a stack's workspace catalog lives (see README, "Where state lives")."""
+    return home / "stacks" / stack / "workspace.db"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -73,9 +78,14 @@ class LocalWorkspace:
         return self._endpoint()
 
     @classmethod
+    def at(cls, home: Path, stack: str, container: str) -> LocalWorkspace:
+        """The workspace of ``stack`` under mlstack home ``home``, using Azurite there."""
+        return cls(catalog_path(home, stack), container, Azurite(home).endpoint)
+
+    @classmethod
     def open(cls, home: Path, stack: str) -> LocalWorkspace:
         """The workspace a ``pulumi up`` of ``stack`` created under ``home``."""
-        catalog = Catalog(home / "stacks" / stack / "workspace.db")
+        catalog = Catalog(catalog_path(home, stack))
         if not catalog.exists():
             raise NotFoundError(
                 f"stack {stack!r} has no local workspace under {home}: "

@@ -144,7 +144,13 @@ class Registry:
                 (self.kind, name),
             ).fetchone()
         if row is None:
-            raise NotFoundError(f"{self.kind} asset {name} has no version that is not archived")
+            versions = [v.version for v in self.list(name)]
+            if not versions:
+                raise NotFoundError(f"{self.kind} {name} does not exist in this workspace")
+            raise NotFoundError(
+                f"every version of {self.kind} {name} is archived ({', '.join(versions)}): "
+                "name one explicitly, or restore one"
+            )
         return _version(row)
 
     def list(self, name: str | None = None) -> list[AssetVersion]:

@@ -77,7 +77,7 @@ def test_archive_hides_from_latest_and_restore_brings_back(ws: LocalWorkspace) -
     assert ws.get_data("digits").version == "1"
     assert ws.get_data("digits", "2").archived  # archived, never deleted
     ws.set_data_archived("digits", "1", True)
-    with pytest.raises(NotFoundError, match="no version that is not archived"):
+    with pytest.raises(NotFoundError, match=r"every version of data digits is archived \(1, 2\)"):
         ws.get_data("digits")
     ws.set_data_archived("digits", "2", False)
     assert ws.get_data("digits").version == "2"
@@ -141,6 +141,6 @@ def test_a_catalog_from_an_older_schema_is_upgraded_on_open(ws: LocalWorkspace) 
     ws.catalog.path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(ws.catalog.path) as db:  # as the first release wrote it
         db.execute("CREATE TABLE workspace (singleton INTEGER PRIMARY KEY, name TEXT)")
-    with pytest.raises(NotFoundError, match="digits has no version"):
+    with pytest.raises(NotFoundError, match="data digits does not exist"):
         ws.get_data("digits")  # a read works: no "no such table"
     assert register(ws, manifest("one")) == ("1", True)

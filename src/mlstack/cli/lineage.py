@@ -1,0 +1,90 @@
+"""``mlstack lineage MODEL[:VERSION]``: the audit trail of a registered model version.
+
+model → data asset versions and digests → environment → code revision, read from the
+lineage the training run recorded and the registry froze as an immutable property.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlstack.cli.stack import stack_workspace
+from mlstack.workspace.asset import AssetRef, AssetVersion
+
+console = Console(highlight=False)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+StackOption = Annotated[
+    str | None, typer.Option("--stack", "-s", help="Stack; default: the selected one.")
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="table or json")]
+
+
+def lineage_record(model: AssetVersion) -> dict[str, Any]:
+    """The audit trail as one JSON-ready record."""
+    lineage = dict(model.properties.get("lineage", {}))
+    return {
+        "model": {"name": model.name, "version": model.version, "digest": model.digest,
+                  "uri": model.uri, "created_at": model.created_at, "stage": model.stage,
+                  "metrics": model.properties.get("metrics", {}).get("test", {})},
+        "data": lineage.get("data", []),
+        "environment": lineage.get("environment"),
+        "code": lineage.get("code"),
+        "job": lineage.get("job"),
+        "parameters": lineage.get("parameters", {}),
+        "started_at": lineage.get("started_at"),
+        "ended_at": lineage.get("ended_at"),
+    }  # fmt: skip
+
+
+def _table(record: dict[str, Any]) -> Table:
+    model = record["model"]
+    table = Table(title=f"lineage of {model['name']}:{model['version']}", show_lines=False)
+    for column in ("what", "name / version", "digest or detail"):
+        table.add_column(column, overflow="fold")
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(model["metrics"].items()))
+    table.add_row("model", f"{model['name']}:{model['version']}", model["digest"])
+    table.add_row("", "test metrics", metrics or "-")
+    for item in record["data"]:
+        table.add_row(f"data ({item.get('role', '?')})", f"{item['name']}:{item['version']}",
+                      item.get("digest", ""))  # fmt: skip
+    env = record["environment"] or {}
+    env_name = f"{env['name']}:{env['version']}" if env.get("name") else "(not recorded)"
+    table.add_row("environment", env_name, env.get("image", "") or "")
+    code = record["code"] or {}
+    revision = (code.get("revision") or "(no git revision)") + (
+        " (dirty)" if code.get("dirty") else ""
+    )
+    table.add_row("code", code.get("script", ""), revision)
+    if record["job"]:
+        table.add_row("job", str(record["job"]), "")
+    params = ", ".join(f"{k}={v}" for k, v in sorted(record["parameters"].items()))
+    table.add_row("parameters", "", params or "-")
+    table.add_row("trained", "", f"{record['started_at']} → {record['ended_at']}")
+    return table
+
+
+def lineage_command(
+    model: Annotated[str, typer.Argument(help="MODEL, MODEL:VERSION or MODEL@latest")],
+    stack: StackOption = None,
+    output: FormatOption = Format.table,
+) -> None:
+    """Print a model version's audit trail: data versions, environment, code revision."""
+    _, ws = stack_workspace(stack)
+    ref = AssetRef.parse(model)
+    record = lineage_record(ws.models.get(ref.name, ref.version))
+    if output is Format.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+    else:
+        console.print(_table(record))

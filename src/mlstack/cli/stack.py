@@ -1,0 +1,39 @@
+"""Which stack a command acts on, and that stack's workspace: shared by every command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from mlstack.errors import MlstackError
+from mlstack.project import Project
+from mlstack.toolchain import offline_environment
+from mlstack.workspace.local import LocalWorkspace
+
+
+def selected_stack(project: Project, stack: str | None) -> str:
+    """``stack`` if given, else the stack `pulumi stack select` chose."""
+    if stack:
+        return stack
+    env = {**os.environ, **offline_environment(project)}
+    pulumi = shutil.which("pulumi", path=env["PATH"])
+    if pulumi is None:
+        raise MlstackError(
+            "no stack given and no pulumi CLI to ask: pass -s STACK, or run `make setup`"
+        )
+    result = subprocess.run(
+        [pulumi, "stack", "--show-name"], cwd=project.root, env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    name = result.stdout.strip()
+    if result.returncode != 0 or not name:
+        raise MlstackError("no stack is selected: pass -s STACK (e.g. -s local)")
+    return name
+
+
+def stack_workspace(stack: str | None) -> tuple[str, LocalWorkspace]:
+    """The stack's name and its local workspace."""
+    project = Project.find()
+    name = selected_stack(project, stack)
+    return name, LocalWorkspace.open(project.home, name)

@@ -1,0 +1,183 @@
+"""What each asset resource is declared with: digests, review summaries, gate decisions.
+
+Computed before anything is declared, so every problem in every spec and folder is
+reported together and a preview can say what changes and why (``1 changed since
+version 1``, ``test.accuracy 0.962 → 0.975``) without uploading anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlstack.config.assets import DataSpec
+from mlstack.config.environments import EnvironmentSpec
+from mlstack.config.models import ModelSpec
+from mlstack.config.stack import StackConfig
+from mlstack.content.artefact import Artefact, metric, read_artefact
+from mlstack.content.hashcache import HashCache
+from mlstack.content.manifest import Manifest
+from mlstack.content.scan import scan
+from mlstack.errors import ConfigError, NotFoundError, Problem
+from mlstack.workspace.asset import AssetVersion
+from mlstack.workspace.local import LocalWorkspace
+
+HEADLINE_METRIC = "test.accuracy"  # shown in reviews when a model declares no gate
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What every planning step reads from, and where it records problems."""
+
+    config: StackConfig
+    home: Path
+    ws: LocalWorkspace
+    cache: HashCache
+    problems: list[Problem]
+
+    def base(self, name: str) -> dict[str, Any]:
+        """The inputs every asset resource carries: where its workspace is, and its name."""
+        return {"stack": self.config.stack, "home": str(self.home),
+                "container": self.config.datastore_container, "name": name}  # fmt: skip
+
+    def scan(self, path: Path, spec_file: Path) -> Manifest | None:
+        """The folder's manifest, or None with its problems recorded against the spec."""
+        try:
+            return scan(path, self.cache)
+        except ConfigError as error:
+            self.problems.extend(
+                Problem(str(spec_file), f"path ({p.file})", p.reason) for p in error.problems
+            )
+            return None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One asset resource to declare, or a note saying why it is held back."""
+
+    name: str
+    props: dict[str, Any] | None
+    note: str = ""
+
+
+def change_summary(ws: LocalWorkspace, name: str, manifest: Manifest) -> str:
+    """How ``manifest`` differs from the latest registered data version."""
+    try:
+        latest = ws.data.get(name)
+    except NotFoundError:
+        return str(manifest.changes_since(None))
+    if latest.digest == manifest.digest:
+        return f"no file changes (version {latest.version})"
+    earlier = ws.data.manifest(name, latest.version)
+    return f"{manifest.changes_since(earlier)} since version {latest.version}"
+
+
+def plan_data(ctx: PlanContext, specs: tuple[DataSpec, ...]) -> list[Planned]:
+    planned = []
+    for spec in specs:
+        manifest = ctx.scan(spec.path, spec.file)
+        if manifest is None:
+            continue
+        props = {
+            **ctx.base(spec.name), "type": spec.type, "source": str(spec.path),
+            "digest": manifest.digest, "files": manifest.files, "bytes": manifest.bytes,
+            "changes": change_summary(ctx.ws, spec.name, manifest),
+            "description": spec.description, "tags": spec.tags, "version_pin": spec.version or "",
+        }  # fmt: skip
+        planned.append(Planned(spec.name, props))
+    return planned
+
+
+def plan_environments(ctx: PlanContext, specs: tuple[EnvironmentSpec, ...]) -> list[Planned]:
+    planned = []
+    for spec in specs:
+        props = {
+            **ctx.base(spec.name), "image": spec.image, "conda": spec.conda,
+            "digest": spec.digest, "description": spec.description, "tags": spec.tags,
+            "version_pin": spec.version or "",
+        }  # fmt: skip
+        planned.append(Planned(spec.name, props))
+    return planned
+
+
+def metrics_change(spec: ModelSpec, before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """``test.accuracy 0.962 → 0.975`` for each gated (or the headline) metric."""
+    names = [f"{g.split}.{g.metric}" for g in spec.gates] or [HEADLINE_METRIC]
+    parts = []
+    for name in dict.fromkeys(names):
+        new = metric(after, name)
+        old = metric(before, name) if before is not None else None
+        if new is None:
+            continue
+        parts.append(f"{name} {new:.4f}" if old is None else f"{name} {old:.4f} → {new:.4f}")
+    return ", ".join(parts) or "no metrics"
+
+
+def _model_props(
+    ctx: PlanContext, spec: ModelSpec, content: AssetVersion | Manifest,
+    properties: dict[str, Any], change: str,
+) -> dict[str, Any]:  # fmt: skip
+    digest = content.digest
+    return {
+        **ctx.base(spec.name), "type": spec.type, "source": str(spec.path),
+        "spec": str(spec.file), "digest": digest, "files": content.files,
+        "bytes": content.bytes, "properties": properties, "metrics_change": change,
+        "description": spec.description, "tags": spec.tags, "stage": spec.stage or "",
+        "version_pin": spec.version or "",
+    }  # fmt: skip
+
+
+def _artefact_or_hold(ctx: PlanContext, spec: ModelSpec) -> tuple[Artefact | None, str]:
+    """The artefact to register, or why the model is held back (None, reason).
+
+    Not trained yet or below a gate holds the model back; an incomplete or half-written
+    artefact is a problem (None, "").
+    """
+    writing = any(spec.path.parent.glob(f".{spec.path.name}.tmp-*"))
+    if not spec.path.exists() and not writing:
+        return None, f"{spec.path} does not exist yet: train the model, then run `pulumi up`"
+    try:
+        artefact = read_artefact(spec.path, str(spec.file))
+    except ConfigError as error:
+        ctx.problems.extend(error.problems)
+        return None, ""
+    failed = [reason for reason in (g.check(artefact.metrics) for g in spec.gates) if reason]
+    if failed:
+        return None, "not registered: " + "; ".join(failed)
+    return artefact, ""
+
+
+def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]:
+    """A new version for each complete artefact that passes its gates.
+
+    A model held back keeps its current version (or is not declared if it has none), and
+    the note says why.
+    """
+    planned = []
+    for spec in specs:
+        try:
+            current: AssetVersion | None = ctx.ws.models.get(spec.name)
+        except NotFoundError:
+            current = None
+        artefact, hold = _artefact_or_hold(ctx, spec)
+        if artefact is None:
+            if not hold:
+                continue
+            if current is None:
+                planned.append(Planned(spec.name, None, f"model {spec.name}: {hold}"))
+                continue
+            note = f"model {spec.name}: {hold}; keeping version {current.version}"
+            props = _model_props(ctx, spec, current, dict(current.properties), "unchanged")
+            planned.append(Planned(spec.name, props, note))
+            continue
+        manifest = ctx.scan(spec.path, spec.file)
+        if manifest is None:
+            continue
+        before = dict(current.properties.get("metrics", {})) if current else None
+        change = metrics_change(spec, before, artefact.metrics)
+        if current is not None and current.digest == manifest.digest:
+            change = f"unchanged (version {current.version})"
+        properties = {"metrics": artefact.metrics, "lineage": artefact.lineage}
+        planned.append(Planned(spec.name, _model_props(ctx, spec, manifest, properties, change)))
+    return planned
