@@ -68,9 +68,11 @@ class Catalog:
         return self.path.exists()
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        """A transaction; a write one creates the schema first and holds the write lock."""
-        if not write and not self.path.exists():
+    def transaction(self, *, write: bool, create: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction; a write one holds the write lock. Only ``create`` makes the file,
+        so archiving or updating in a workspace that is gone cannot resurrect an empty one.
+        """
+        if not create and not self.path.exists():
             raise NotFoundError(f"workspace catalog {self.path} does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)

@@ -103,7 +103,7 @@ class LocalWorkspace:
         """Create the container and the record; an identical existing workspace is kept."""
         with suppress(ResourceExistsError):  # left by a crash after this step: carry on
             self.endpoint.client().create_container(self.container)
-        with self.catalog.transaction(write=True) as db:
+        with self.catalog.transaction(write=True, create=True) as db:
             row = db.execute("SELECT name, container FROM workspace").fetchone()
             if row is not None and tuple(row) != (name, self.container):
                 raise WorkspaceError(

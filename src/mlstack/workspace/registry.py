@@ -70,7 +70,7 @@ class Registry:
         content, else the service's "immutable" error is raised.
         """
         meta = (description, json.dumps(dict(tags or {}), sort_keys=True), stage)
-        with self.catalog.transaction(write=True) as db:
+        with self.catalog.transaction(write=True, create=True) as db:
             db.execute("INSERT OR IGNORE INTO containers VALUES (?, ?, 1)", (self.kind, name))
             if version is None:
                 row = db.execute(
