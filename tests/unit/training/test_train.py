@@ -1,0 +1,250 @@
+"""training/train.py: deterministic training into a complete, atomically published folder."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.content.transfer import upload
+from mlstack.errors import MlstackError
+from mlstack.workspace.asset import datastore_uri, upload_prefix
+from mlstack.workspace.inputs import ResolvedInput
+from mlstack.workspace.local import LocalWorkspace
+
+REPO = Path(__file__).resolve().parents[3]
+SCRIPT = REPO / "training" / "train.py"
+ROLES = ("train", "val", "test")
+ARTEFACT = [".mlstack-complete", "lineage.json", "metrics.json", "model.pt2", "training_curve.png"]
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """``training/`` is not a package, so load the script by path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def trainer() -> ModuleType:
+    return load_script(SCRIPT, "train_under_test")
+
+
+def write_digits(folder: Path, per_class: int, seed: int) -> None:
+    """A learnable toy: class k is a bright bar at row 4+2k, plus noise."""
+    rng = np.random.default_rng(seed)
+    for label in range(10):
+        (folder / str(label)).mkdir(parents=True)
+        for i in range(per_class):
+            image = rng.integers(0, 40, (28, 28), dtype=np.uint8)
+            image[4 + 2 * label, 4:24] = 255
+            Image.fromarray(image, mode="L").save(folder / str(label) / f"{i}.png")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ResolvedInput]:
+    root = tmp_path_factory.mktemp("digits")
+    resolved = {}
+    for n, role in enumerate(ROLES):
+        write_digits(root / role, 6 if role == "train" else 2, n)
+        digest = "sha256:" + hashlib.sha256(role.encode()).hexdigest()
+        count = sum(1 for _ in (root / role).rglob("*.png"))
+        resolved[role] = ResolvedInput(f"toy-{role}", str(n + 3), digest, root / role, count)
+    return resolved
+
+
+@pytest.fixture(scope="module")
+def runs(
+    trainer: ModuleType, inputs: dict[str, ResolvedInput], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Three one-epoch runs: two with one seed, one with another."""
+    out = tmp_path_factory.mktemp("outputs")
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        params = trainer.Params(epochs=1, seed=seed, lr=0.002, batch_size=16)
+        trainer.train(inputs, out / name, params, model_name="toy", stack="teststack",
+                      environment="torch-cpu:4")  # fmt: skip
+    return {name: out / name for name in "abc"}
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    state: dict[str, torch.Tensor] = torch.export.load(folder / "model.pt2").module().state_dict()
+    return state
+
+
+def test_the_folder_holds_exactly_the_artefact_with_a_checksum_marker(
+    runs: dict[str, Path],
+) -> None:
+    folder = runs["a"]
+    assert sorted(p.name for p in folder.iterdir()) == ARTEFACT
+    marker = json.loads((folder / ".mlstack-complete").read_text())
+    assert marker["files"] == {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ARTEFACT[1:]
+    }
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["a", "b", "c"]  # no temp left
+    with Image.open(folder / "training_curve.png") as curve:
+        assert curve.format == "PNG" and curve.size[0] > 600
+
+
+def test_the_same_seed_gives_identical_metrics_and_weights(runs: dict[str, Path]) -> None:
+    a, b, c = (runs[name] for name in "abc")
+    assert (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes()
+    wa, wb, wc = weights(a), weights(b), weights(c)
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # the seed matters
+
+
+def test_metrics_have_stable_sorted_keys(runs: dict[str, Path]) -> None:
+    text = (runs["a"] / "metrics.json").read_text()
+    metrics = json.loads(text)
+    assert list(metrics) == ["epochs", "test", "train", "val"]
+    assert all(list(metrics[split]) == ["accuracy", "loss"] for split in ROLES)
+    assert metrics["epochs"] == [
+        {"epoch": 1, "train_loss": pytest.approx(metrics["epochs"][0]["train_loss"]),
+         "val_accuracy": metrics["val"]["accuracy"], "val_loss": metrics["val"]["loss"]}
+    ]  # fmt: skip
+    assert all(0 <= metrics[split]["accuracy"] <= 1 for split in ROLES)
+
+
+def test_lineage_names_the_exact_inputs_and_run(
+    runs: dict[str, Path], inputs: dict[str, ResolvedInput]
+) -> None:
+    lineage = json.loads((runs["a"] / "lineage.json").read_text())
+    assert lineage["data"] == [
+        {
+            "digest": inputs[r].digest,
+            "name": inputs[r].name,
+            "role": r,
+            "version": inputs[r].version,
+        }
+        for r in ROLES
+    ]
+    assert lineage["environment"] == {"name": "torch-cpu", "version": "4"}
+    assert lineage["parameters"] == {"batch_size": 16, "epochs": 1, "lr": 0.002, "seed": 7}
+    assert (lineage["model"], lineage["stack"], lineage["device"]) == ("toy", "teststack", "cpu")
+    assert lineage["torch"] == torch.__version__
+    assert lineage["started_at"] <= lineage["ended_at"]
+    code = lineage["code"]
+    assert code["script"] == "training/train.py" and isinstance(code["dirty"], bool)
+    assert code["revision"] is None or len(code["revision"]) == 40
+
+
+def test_a_failed_run_leaves_the_old_artefact_untouched(
+    trainer: ModuleType, inputs: dict[str, ResolvedInput], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "old.txt").write_text("previous artefact")
+
+    def broken_plot(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(trainer, "plot_curve", broken_plot)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.train(inputs, out, trainer.Params(epochs=1, batch_size=32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+
+
+def test_publish_replaces_the_old_folder_whole(trainer: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "stale.txt").write_text("from the previous run")
+    trainer.publish(out, lambda folder: (folder / "new.txt").write_text("new"))
+    assert sorted(p.name for p in out.iterdir()) == [".mlstack-complete", "new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_leftovers_of_a_crashed_run_are_cleared(trainer: ModuleType, tmp_path: Path) -> None:
+    for name in (".model.tmp-999999999", ".model.tmp-old-999999999"):  # beyond pid_max
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.pt2").write_bytes(b"half")
+    alive = tmp_path / f".model.tmp-{os.getppid()}"  # a live process may still be writing
+    alive.mkdir()
+    trainer.publish(tmp_path / "model", lambda folder: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "model"]
+
+
+def test_inputs_that_are_not_digit_folders_are_refused(trainer: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "cat").mkdir()
+    with pytest.raises(MlstackError, match="class folders must be named 0-9"):
+        trainer.load_split(tmp_path)
+    (tmp_path / "cat").rmdir()
+    (tmp_path / "3").mkdir()
+    Image.new("L", (32, 32)).save(tmp_path / "3" / "big.png")
+    with pytest.raises(MlstackError, match="expected a 28x28 image"):
+        trainer.load_split(tmp_path)
+
+
+def test_an_environment_needs_an_exact_version(
+    trainer: ModuleType, inputs: dict[str, ResolvedInput], tmp_path: Path
+) -> None:
+    with pytest.raises(MlstackError, match="exact NAME:VERSION"):
+        trainer.train(inputs, tmp_path / "m", environment="torch-cpu@latest")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture
+def toy_stack(
+    azurite_home: Path, endpoint: BlobEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LocalWorkspace]:
+    """A stack of its own in the test Azurite home with toy-train/val/test:1 registered."""
+    stack = f"t{uuid.uuid4().hex[:12]}"
+    catalog = azurite_home / "stacks" / stack / "workspace.db"
+    catalog.parent.mkdir(parents=True)
+    ws = LocalWorkspace(catalog, f"ws-{stack}", lambda: endpoint)
+    ws.create(stack, "", {})
+    for n, role in enumerate(ROLES):
+        source = tmp_path / "src" / role
+        write_digits(source, 3 if role == "train" else 1, n)
+        manifest = Manifest.of(
+            FileEntry(p.relative_to(source).as_posix(), p.stat().st_size,
+                      hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in source.rglob("*.png")
+        )  # fmt: skip
+        prefix = upload_prefix(manifest.digest, f"toy-{role}")
+        upload(source, manifest, endpoint, ws.container, prefix, {}, 2, False)
+        ws.register_data(f"toy-{role}", type_="uri_folder", uri=datastore_uri(prefix),
+                         manifest=manifest)  # fmt: skip
+    monkeypatch.setenv("MLSTACK_HOME", str(azurite_home))
+    yield ws
+    ws.delete()
+
+
+def test_the_command_line_trains_from_registered_data_assets(
+    trainer: ModuleType, toy_stack: LocalWorkspace, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "out" / "toy-cnn"
+    stack = toy_stack.get().name
+    args = ["--stack", stack, "--model", "toy-cnn", "--epochs", "1", "--out", str(out)]
+    args += [arg for r in ROLES for arg in (f"--{r}", f"toy-{r}@latest")]
+    assert trainer.main(args) == 0
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert [(d["name"], d["version"]) for d in lineage["data"]] == [
+        ("toy-train", "1"),
+        ("toy-val", "1"),
+        ("toy-test", "1"),
+    ]
+    assert lineage["data"][0]["digest"] == toy_stack.get_data("toy-train").digest
+    assert lineage["stack"] == stack
+    assert "test accuracy" in capsys.readouterr().out
+    assert trainer.main([*args[:-2], "--test", "toy-test:9"]) == 2
+    assert "versions of 'toy-test': 1" in capsys.readouterr().err
