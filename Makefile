@@ -12,6 +12,9 @@ STACK ?= local
 # Offline Pulumi settings (PATH, file backend, passphrase, no downloads): see `mlstack env`.
 OFFLINE = eval "$$($(MLSTACK) env)"
 PULUMI_FLAGS := --skip-plugin-pre-install --non-interactive
+MODEL := digits-cnn
+TRAIN_ARGS := --stack $(STACK) --model $(MODEL) --environment digits-env@latest \
+	--train digits-train@latest --val digits-val@latest --test digits-test@latest
 
 .PHONY: help setup venv pulumi azurite demo test lint bench clean
 
@@ -39,9 +42,15 @@ azurite:
 
 demo: setup
 	$(MLSTACK) local start
+	.venv/bin/python training/prepare_data.py
 	$(OFFLINE) && pulumi stack select --create $(STACK) --non-interactive
+	@echo "== 1/3  pulumi up: workspace, data assets, environment"
 	$(OFFLINE) && pulumi up --yes --stack $(STACK) $(PULUMI_FLAGS)
-	$(OFFLINE) && pulumi stack output --stack $(STACK)
+	@echo "== 2/3  training on the registered data (skipped when already current)"
+	.venv/bin/python training/train.py $(TRAIN_ARGS) --skip-if-current
+	@echo "== 3/3  pulumi up: the model version, with its lineage"
+	$(OFFLINE) && pulumi up --yes --stack $(STACK) $(PULUMI_FLAGS)
+	$(MLSTACK) lineage $(MODEL) --stack $(STACK)
 
 test: setup
 	.venv/bin/pytest

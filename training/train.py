@@ -47,6 +47,7 @@ from mlstack.errors import MlstackError
 from mlstack.project import Project
 from mlstack.workspace.asset import AssetRef
 from mlstack.workspace.inputs import ResolvedInput, materialise
+from mlstack.workspace.local import LocalWorkspace
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = "training/train.py"
@@ -269,14 +270,15 @@ def train(
     *,
     model_name: str | None = None,
     stack: str = "",
-    environment: str | None = None,
+    environment: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train on ``inputs`` (roles train/val/test), publish ``out``; return the metrics."""
+    """Train on ``inputs`` (roles train/val/test), publish ``out``; return the metrics.
+
+    ``environment`` is the registered environment version the run stands for (name,
+    version, digest, image), recorded in the lineage.
+    """
     started = _now()
-    env = AssetRef.parse(environment) if environment else None
-    if env is not None and env.version is None:
-        raise MlstackError(f"--environment {environment!r}: name an exact NAME:VERSION")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     splits = {role: load_split(inputs[role].path) for role in ROLES}
     model, history = fit(splits, params, device, progress=progress)
@@ -287,7 +289,7 @@ def train(
         "data": [{**_identity(inputs[role]), "role": role} for role in ROLES],
         "device": device.type,
         "ended_at": _now(),
-        "environment": {"name": env.name if env else None, "version": env.version if env else None},
+        "environment": dict(environment) if environment else {"name": None, "version": None},
         "model": model_name or out.name,
         "parameters": asdict(params),
         "stack": stack,
@@ -304,6 +306,39 @@ def train(
 
     publish(out, write)
     return metrics
+
+
+def resolve_environment(home: Path, stack: str, ref: str | None) -> dict[str, Any] | None:
+    """The exact registered environment version ``ref`` names, as lineage records it."""
+    if not ref:
+        return None
+    parsed = AssetRef.parse(ref)
+    env = LocalWorkspace.open(home, stack).environments.get(parsed.name, parsed.version)
+    return {"digest": env.digest, "image": env.properties.get("image"), "name": env.name,
+            "version": env.version}  # fmt: skip
+
+
+def is_current(
+    out: Path, inputs: Mapping[str, ResolvedInput], params: Params,
+    environment: Mapping[str, Any] | None,
+) -> bool:  # fmt: skip
+    """Whether ``out`` is a complete artefact of exactly these inputs, params and environment."""
+    try:
+        if not (out / MARKER_FILE).is_file():
+            return False
+        lineage = json.loads((out / LINEAGE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    data = sorted(lineage.get("data", []), key=lambda d: d.get("role", ""))
+    wanted = sorted(
+        ({**_identity(i), "role": r} for r, i in inputs.items()), key=lambda d: d["role"]
+    )
+    recorded_env = lineage.get("environment") or {}
+    return (
+        data == wanted
+        and lineage.get("parameters") == asdict(params)
+        and recorded_env.get("digest") == (environment or {}).get("digest")
+    )
 
 
 def default_threads() -> int:
@@ -330,8 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=Params.lr)
     parser.add_argument("--batch-size", type=int, default=Params.batch_size)
     parser.add_argument("--threads", type=int, default=default_threads(), help="CPU threads")
-    parser.add_argument("--environment", help="environment version used, NAME:VERSION")
+    parser.add_argument("--environment", help="environment asset: NAME[:N|@latest]")
     parser.add_argument("--out", type=Path, help="artefact folder (default outputs/<model>)")
+    parser.add_argument(
+        "--skip-if-current", action="store_true",
+        help="do nothing if the artefact was trained on exactly these inputs and parameters",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     console = Console(soft_wrap=True)
     clock = time.monotonic()
@@ -345,9 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"{item.name}:{item.version}  {item.files} files  {item.digest[:19]}…")
         out = args.out or project.root / "outputs" / args.model
         params = Params(args.epochs, args.seed, args.lr, args.batch_size)
+        environment = resolve_environment(project.home, args.stack, args.environment)
+        if args.skip_if_current and is_current(out, inputs, params, environment):
+            console.print(f"{out} is up to date with these inputs and parameters; not training")
+            return 0
         metrics = train(
             inputs, out, params, model_name=args.model, stack=args.stack,
-            environment=args.environment, progress=True,
+            environment=environment, progress=True,
         )  # fmt: skip
     except MlstackError as error:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {error}")

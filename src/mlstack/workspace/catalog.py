@@ -26,6 +26,7 @@ _SCHEMA = (
         kind         TEXT NOT NULL,
         name         TEXT NOT NULL,
         next_version INTEGER NOT NULL,
+        latest       TEXT,
         PRIMARY KEY (kind, name))""",
     """CREATE TABLE IF NOT EXISTS versions (
         kind        TEXT NOT NULL,
@@ -48,14 +49,17 @@ _SCHEMA = (
 )
 # Catalogs of schema 2 kept data in tables of their own; fold them into ``versions``.
 _FROM_2 = (
-    """INSERT OR IGNORE INTO containers SELECT 'data', name, next_version FROM data_containers""",
+    """INSERT OR IGNORE INTO containers (kind, name, next_version)
+        SELECT 'data', name, next_version FROM data_containers""",
     """INSERT OR IGNORE INTO versions SELECT 'data', name, version, type, uri, digest, files,
         bytes, manifest, description, tags, '{}', '', archived, created_at FROM data_versions""",
     "DROP TABLE data_versions",
     "DROP TABLE data_containers",
 )
+# Schema 3 had no ``latest`` label per container.
+_FROM_3 = ("ALTER TABLE containers ADD COLUMN latest TEXT",)
 # Bump when _SCHEMA changes; older catalogs are brought up to date on first open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class Catalog:
@@ -85,6 +89,10 @@ class Catalog:
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
                 if "data_versions" in tables:
                     for statement in _FROM_2:
+                        conn.execute(statement)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(containers)")}
+                if "latest" not in columns:
+                    for statement in _FROM_3:
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")

@@ -71,7 +71,10 @@ class Registry:
         """
         meta = (description, json.dumps(dict(tags or {}), sort_keys=True), stage)
         with self.catalog.transaction(write=True, create=True) as db:
-            db.execute("INSERT OR IGNORE INTO containers VALUES (?, ?, 1)", (self.kind, name))
+            db.execute(
+                "INSERT OR IGNORE INTO containers (kind, name, next_version) VALUES (?, ?, 1)",
+                (self.kind, name),
+            )
             if version is None:
                 row = db.execute(
                     "SELECT version FROM versions WHERE kind = ? AND name = ? AND digest = ? "
@@ -84,6 +87,7 @@ class Registry:
                         "WHERE kind = ? AND name = ? AND version = ?",
                         (*meta, self.kind, name, row[0]),
                     )
+                    self._label_latest(db, name, row[0])
                     return self._get(db, name, row[0]), False
                 (next_version,) = db.execute(
                     "SELECT next_version FROM containers WHERE kind = ? AND name = ?",
@@ -116,7 +120,16 @@ class Registry:
                     "WHERE kind = ? AND name = ?",
                     (int(version) + 1, self.kind, name),
                 )
+            self._label_latest(db, name, version)
             return self._get(db, name, version), True
+
+    def _label_latest(self, db: sqlite3.Connection, name: str, version: str) -> None:
+        """``latest`` is the version registered last, even when that was old content again,
+        so ``NAME@latest`` is what the stack declares now."""
+        db.execute(
+            "UPDATE containers SET latest = ? WHERE kind = ? AND name = ?",
+            (version, self.kind, name),
+        )
 
     def _get(self, db: sqlite3.Connection, name: str, version: str) -> AssetVersion:
         row = db.execute(
@@ -138,9 +151,12 @@ class Registry:
         with self.catalog.transaction(write=False) as db:
             if version is not None:
                 return self._get(db, name, version)
+            # The labelled latest if it is not archived, else the newest that is not.
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM versions WHERE kind = ? AND name = ? AND archived = 0 "
-                "ORDER BY CAST(version AS INTEGER) DESC, created_at DESC LIMIT 1",
+                f"SELECT {_COLUMNS} FROM versions v WHERE kind = ? AND name = ? AND archived = 0 "
+                "ORDER BY version = (SELECT latest FROM containers c "
+                "WHERE c.kind = v.kind AND c.name = v.name) DESC, "
+                "CAST(version AS INTEGER) DESC LIMIT 1",
                 (self.kind, name),
             ).fetchone()
         if row is None:

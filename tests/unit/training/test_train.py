@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -70,6 +71,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ResolvedInput]
     return resolved
 
 
+ENV = {"name": "torch-cpu", "version": "4", "digest": "sha256:e", "image": "img"}
+
+
 @pytest.fixture(scope="module")
 def runs(
     trainer: ModuleType, inputs: dict[str, ResolvedInput], tmp_path_factory: pytest.TempPathFactory
@@ -79,7 +83,7 @@ def runs(
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         params = trainer.Params(epochs=1, seed=seed, lr=0.002, batch_size=16)
         trainer.train(inputs, out / name, params, model_name="toy", stack="teststack",
-                      environment="torch-cpu:4")  # fmt: skip
+                      environment=ENV)  # fmt: skip
     return {name: out / name for name in "abc"}
 
 
@@ -135,7 +139,7 @@ def test_lineage_names_the_exact_inputs_and_run(
         }
         for r in ROLES
     ]
-    assert lineage["environment"] == {"name": "torch-cpu", "version": "4"}
+    assert lineage["environment"] == ENV
     assert lineage["parameters"] == {"batch_size": 16, "epochs": 1, "lr": 0.002, "seed": 7}
     assert (lineage["model"], lineage["stack"], lineage["device"]) == ("toy", "teststack", "cpu")
     assert lineage["torch"] == torch.__version__
@@ -193,12 +197,17 @@ def test_inputs_that_are_not_digit_folders_are_refused(trainer: ModuleType, tmp_
         trainer.load_split(tmp_path)
 
 
-def test_an_environment_needs_an_exact_version(
-    trainer: ModuleType, inputs: dict[str, ResolvedInput], tmp_path: Path
+def test_is_current_only_for_the_same_inputs_parameters_and_environment(
+    trainer: ModuleType, inputs: dict[str, ResolvedInput], runs: dict[str, Path]
 ) -> None:
-    with pytest.raises(MlstackError, match="exact NAME:VERSION"):
-        trainer.train(inputs, tmp_path / "m", environment="torch-cpu@latest")
-    assert not (tmp_path / "m").exists()
+    params = trainer.Params(epochs=1, seed=7, lr=0.002, batch_size=16)
+    assert trainer.is_current(runs["a"], inputs, params, ENV)
+    assert not trainer.is_current(runs["a"], inputs, trainer.Params(epochs=2), ENV)
+    assert not trainer.is_current(runs["a"], inputs, params, {**ENV, "digest": "sha256:other"})
+    other = dict(inputs)
+    other["test"] = dataclasses.replace(inputs["test"], version="9")
+    assert not trainer.is_current(runs["a"], other, params, ENV)
+    assert not trainer.is_current(runs["a"].parent / "missing", inputs, params, ENV)
 
 
 @pytest.fixture
@@ -248,3 +257,8 @@ def test_the_command_line_trains_from_registered_data_assets(
     assert "test accuracy" in capsys.readouterr().out
     assert trainer.main([*args[:-2], "--test", "toy-test:9"]) == 2
     assert "versions of 'toy-test': 1" in capsys.readouterr().err
+    # Same inputs and parameters again: --skip-if-current leaves the artefact alone.
+    marker = (out / ".mlstack-complete").stat().st_mtime_ns
+    assert trainer.main([*args, "--skip-if-current"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert (out / ".mlstack-complete").stat().st_mtime_ns == marker

@@ -75,3 +75,16 @@ def test_a_schema_2_catalog_keeps_its_data_versions(catalog: Catalog) -> None:
     assert data.register("digits", type_="uri_folder", uri="v", digest="sha256:b")[0].version == "3"
     with sqlite3.connect(catalog.path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_latest_is_the_version_registered_last_even_when_it_is_old_content(
+    catalog: Catalog,
+) -> None:
+    data = Registry(catalog, "data")
+    data.register("d", type_="t", uri="u1", digest="sha256:a")
+    data.register("d", type_="t", uri="u2", digest="sha256:b")
+    assert data.get("d").version == "2"
+    data.register("d", type_="t", uri="u1", digest="sha256:a")  # back to version 1's content
+    assert data.get("d").version == "1"
+    data.set_archived("d", "1", True)  # an archived latest falls back to the newest left
+    assert data.get("d").version == "2"
