@@ -1,0 +1,95 @@
+"""Data → training → model versions with lineage, through the real engine and real training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlstack.project import Project
+from tests.integration.conftest import Pulumi, add_data
+
+pytestmark = pytest.mark.integration
+
+MODEL = "digits-cnn"
+
+
+def _train(cli: Pulumi, project: Project, seed: int) -> None:
+    command = [
+        str(project.root / ".venv/bin/python"), str(cli.cwd / "training" / "train.py"),
+        "--stack", cli.stack, "--model", MODEL, "--epochs", "1", "--seed", str(seed),
+        "--environment", "digits-env@latest", "--train", "digits-train@latest",
+        "--val", "digits-val@latest", "--test", "digits-test@latest",
+    ]  # fmt: skip
+    subprocess.run(command, cwd=cli.cwd, env=cli.env, check=True, capture_output=True, timeout=600)
+
+
+def _lineage(cli: Pulumi, project: Project, ref: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [str(project.root / ".venv/bin/mlstack"), "lineage", ref, "-s", cli.stack,
+         "--format", "json"],
+        cwd=cli.cwd, env=cli.env, check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return dict(json.loads(result.stdout))
+
+
+def _set_gate(cli: Pulumi, value: float) -> None:
+    spec = cli.cwd / "assets" / "models" / f"{MODEL}.yaml"
+    text = spec.read_text()
+    line = next(x for x in text.splitlines() if "mlstack.min.test.accuracy" in x)
+    spec.write_text(text.replace(line, f"  mlstack.min.test.accuracy: {value}"))
+
+
+def test_train_register_retrain_and_gate(pulumi: Pulumi, project: Project, digits: Path) -> None:
+    add_data(pulumi, project, digits)
+    for folder in ("environments", "models"):
+        shutil.copytree(project.root / "assets" / folder, pulumi.cwd / "assets" / folder)
+    shutil.copytree(project.root / "training", pulumi.cwd / "training")
+    _set_gate(pulumi, 0.5)  # one short epoch: a gate a short run clears
+
+    # Before training: data and environment are registered; the model waits, and says why.
+    first = pulumi.run("up", "--yes")
+    assert "does not exist yet: train the model" in first.stdout + first.stderr
+    outputs = pulumi.outputs()
+    assert outputs["environments"] == {"digits-env": "azureml:digits-env:1"}
+    assert outputs["models"] == {}
+
+    _train(pulumi, project, seed=1)
+    pulumi.run("up", "--yes")
+    assert pulumi.outputs()["models"][MODEL]["version"] == "1"
+    lineage = _lineage(pulumi, project, f"{MODEL}:1")
+    data = {d["name"]: (d["version"], d["digest"]) for d in lineage["data"]}
+    assert data == {name: (out["version"], out["digest"])
+                    for name, out in outputs["data"].items()}  # fmt: skip
+    assert (lineage["environment"]["name"], lineage["environment"]["version"]) == (
+        "digits-env",
+        "1",
+    )
+
+    # An unchanged artefact (and environment) is no change.
+    pulumi.run("preview", "--expect-no-changes")
+
+    # Retraining with another seed: the preview shows the metric change, up makes version 2.
+    _train(pulumi, project, seed=2)
+    [step] = [s for s in pulumi.preview_steps() if s["op"] != "same"]
+    change = step["newState"]["inputs"]["metrics_change"]
+    assert change.startswith("test.accuracy ") and " → " in change
+    pulumi.run("up", "--yes")
+    assert pulumi.outputs()["models"][MODEL]["version"] == "2"
+    assert _lineage(pulumi, project, f"{MODEL}:1")["model"]["version"] == "1"
+    assert _lineage(pulumi, project, MODEL)["model"]["version"] == "2"
+
+    # A model below its gate is not registered; the preview says why; nothing changes.
+    _set_gate(pulumi, 0.9999)
+    _train(pulumi, project, seed=3)
+    accuracy = json.loads((pulumi.cwd / "outputs" / MODEL / "metrics.json").read_text())
+    assert accuracy["test"]["accuracy"] < 0.9999
+    preview = pulumi.run("preview", "--diff")
+    assert "not registered: test.accuracy" in preview.stdout + preview.stderr
+    assert "keeping version 2" in preview.stdout + preview.stderr
+    pulumi.run("up", "--yes", "--expect-no-changes")
+    assert pulumi.outputs()["models"][MODEL]["version"] == "2"
