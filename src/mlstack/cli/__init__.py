@@ -10,8 +10,16 @@ import sys
 import typer
 from rich.console import Console
 
+from mlstack.cli.inspect import (
+    compute_app,
+    data_app,
+    datastore_app,
+    env_app,
+    model_app,
+    workspace_app,
+)
 from mlstack.cli.lineage import lineage_command
-from mlstack.cli.local import env_command, local_app
+from mlstack.cli.local import local_app
 from mlstack.errors import MlstackError
 
 app = typer.Typer(
@@ -20,10 +28,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(local_app, name="local")
-app.command("env")(env_command)
 app.command("lineage")(lineage_command)
+# `mlstack env` alone prints the offline Pulumi settings (eval "$(mlstack env)");
+# its subcommands inspect environment assets.
+app.add_typer(env_app, name="env")
+app.add_typer(data_app, name="data")
+app.add_typer(model_app, name="model")
+app.add_typer(datastore_app, name="datastore")
+app.add_typer(compute_app, name="compute")
+app.add_typer(workspace_app, name="workspace")
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping
 
 
 def main() -> None:

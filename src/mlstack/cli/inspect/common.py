@@ -1,0 +1,180 @@
+"""What every inspection command shares: the stack's workspace, version look-up, output.
+
+The commands reach a workspace only through :func:`open_workspace` and the registries'
+``get``/``list``/``manifest``/``set_archived``, which the Azure backend (azure-ai-ml's
+``MLClient``) is to implement with the same semantics and errors; content moves through
+a ``BlobEndpoint`` + container, which an Azure datastore provides as well. Target-specific
+facts (datastores, compute, where state lives) are gathered per target in their modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from mlstack.cli.lineage import Format
+from mlstack.cli.stack import selected_stack
+from mlstack.config.stack import stack_file
+from mlstack.errors import MlstackError, NotFoundError
+from mlstack.project import Project
+from mlstack.workspace.asset import AssetRef, AssetVersion
+from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace.registry import Registry
+
+console = Console(highlight=False)
+# The Azure ML CLI's own words for each kind, used in messages and hints.
+NOUN = {"data": "data", "model": "model", "environment": "env"}
+
+
+def stack_target(project: Project, stack: str) -> str:
+    """``local`` or ``azure``, as the stack's file sets ``mlstack:target`` (default local)."""
+    path = project.root / stack_file(stack)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return "local"  # no file (or unreadable): the program's default target
+    config = raw.get("config") if isinstance(raw, dict) else None
+    target = config.get("mlstack:target", "local") if isinstance(config, dict) else "local"
+    return str(target)
+
+
+def open_workspace(stack: str | None) -> tuple[str, LocalWorkspace]:
+    """The stack's name and its workspace; the one place a backend is chosen."""
+    project = Project.find()
+    name = selected_stack(project, stack)
+    if stack_target(project, name) == "azure":
+        raise MlstackError(
+            f"stack {name!r} targets Azure, and the workspace commands reach only local "
+            "stacks until the azure-ai-ml backend lands: use the Azure ML studio or `az ml` "
+            "for it meanwhile"
+        )
+    return name, LocalWorkspace.open(project.home, name)
+
+
+def _available(versions: Sequence[AssetVersion]) -> str:
+    shown = [f"{v.version} (archived)" if v.archived else v.version for v in versions]
+    return ", ".join(shown)
+
+
+def resolve(registry: Registry, text: str, stack: str) -> AssetVersion:
+    """The version ``text`` names (NAME, NAME:VERSION, NAME@latest), or an error that lists
+    what exists; latest skips archived versions, as Azure ML's does."""
+    ref = AssetRef.parse(text)
+    kind, noun = registry.kind, NOUN[registry.kind]
+    versions = registry.list(ref.name)
+    if not versions:
+        names = sorted({v.name for v in registry.list()})
+        known = f"its {kind} assets are {', '.join(names)}" if names else f"it has no {kind} assets"
+        raise NotFoundError(
+            f"no {kind} asset {ref.name!r} in stack {stack!r}: {known} "
+            f"(see `mlstack {noun} list -s {stack}`)"
+        )
+    if ref.version is None:
+        live = [v for v in versions if not v.archived]
+        if not live:
+            newest = versions[-1].version
+            raise NotFoundError(
+                f"every version of {kind} {ref.name} is archived ({_available(versions)}): "
+                f"restore one with `mlstack {noun} restore {ref.name}:{newest} -s {stack}`, "
+                f"or name one explicitly"
+            )
+        return live[-1]
+    for version in versions:
+        if version.version == ref.version:
+            return version
+    raise NotFoundError(
+        f"{kind} asset {ref.name} has no version {ref.version!r}: its versions are "
+        f"{_available(versions)}"
+    )
+
+
+def require_live(version: AssetVersion, stack: str) -> AssetVersion:
+    """Refuse to read the content of an archived version; say how to restore it."""
+    if version.archived:
+        noun = NOUN[version.kind]
+        raise MlstackError(
+            f"{version.kind} {version.name}:{version.version} is archived: restore it with "
+            f"`mlstack {noun} restore {version.name}:{version.version} -s {stack}` first"
+        )
+    return version
+
+
+def restore(registry: Registry, text: str, stack: str) -> AssetVersion:
+    """Un-archive one named version (the content was never deleted)."""
+    ref = AssetRef.parse(text)
+    if ref.version is None:
+        raise MlstackError(f"name the version to restore: {ref.name}:VERSION")
+    found = resolve(registry, text, stack)
+    if not found.archived:
+        return found
+    return registry.set_archived(found.name, found.version, archived=False)
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:1a2b3c4d5e6f``: enough to tell versions apart in an 80-column table."""
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"{algorithm}:{hexdigest[:12]}" if hexdigest else digest[:19]
+
+
+def day(timestamp: str) -> str:
+    return timestamp[:10]
+
+
+def emit(output: Format, record: Any, table: Callable[[], Table | str]) -> None:
+    """Print ``record`` as JSON (sorted keys) or the table ``table`` builds."""
+    if output is Format.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return
+    shown = table()
+    if isinstance(shown, str):
+        console.print(shown, markup=False)  # paths and names may hold [brackets]
+    else:
+        console.print(shown)
+
+
+def asset_table(title: str, versions: Sequence[AssetVersion], content: bool = True) -> Table:
+    """One row per version; digests shortened so the table fits 80 columns."""
+    table = Table(title=title)
+    table.add_column("name", overflow="fold")
+    table.add_column("ver", justify="right")
+    table.add_column("digest", overflow="fold")
+    if content:
+        table.add_column("files", justify="right")
+        table.add_column("size", justify="right")
+    else:
+        table.add_column("stage")
+    table.add_column("created")
+    table.add_column("archived")
+    for v in versions:
+        middle = [str(v.files), human_bytes(v.bytes)] if content else [v.stage or "-"]
+        table.add_row(v.name, v.version, short_digest(v.digest), *middle, day(v.created_at),
+                      "yes" if v.archived else "")  # fmt: skip
+    return table
+
+
+def detail_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for field, value in rows:
+        table.add_row(field, value)
+    return table
+
+
+def resolve_dir(path: Path) -> Path:
+    return path.expanduser().resolve()

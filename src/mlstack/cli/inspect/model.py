@@ -1,0 +1,125 @@
+"""``mlstack model …``: registered model versions, their metrics, stage and lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlstack.cli.inspect.common import (
+    asset_table,
+    console,
+    detail_table,
+    emit,
+    human_bytes,
+    open_workspace,
+    require_live,
+    resolve,
+    resolve_dir,
+    restore,
+)
+from mlstack.cli.lineage import Format, FormatOption, StackOption, lineage_record
+from mlstack.content.download import download
+from mlstack.workspace.asset import AssetVersion, upload_prefix
+
+model_app = typer.Typer(help="Model versions: list, show, download, restore.",
+                        no_args_is_help=True)  # fmt: skip
+
+RefArgument = Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@latest")]
+
+
+def flat_metrics(metrics: Any, prefix: str = "") -> dict[str, float]:
+    """``{"test.accuracy": 0.98, ...}``: the numbers of a nested metrics record."""
+    found: dict[str, float] = {}
+    if isinstance(metrics, dict):
+        for key, value in metrics.items():
+            found.update(flat_metrics(value, f"{prefix}{key}."))
+    elif isinstance(metrics, int | float) and not isinstance(metrics, bool):
+        found[prefix.rstrip(".")] = float(metrics)
+    return found
+
+
+def model_record(version: AssetVersion) -> dict[str, Any]:
+    """The registry's record, with the lineage summary ``mlstack lineage`` shows."""
+    record = version.to_dict()
+    record["lineage"] = lineage_record(version)
+    return record
+
+
+@model_app.command("list")
+def list_command(
+    name: Annotated[str | None, typer.Argument(help="Only this model's versions.")] = None,
+    stack: StackOption = None,
+    output: FormatOption = Format.table,
+) -> None:
+    """Models and their versions, with stage; archived ones included."""
+    stack_name, ws = open_workspace(stack)
+    versions = ws.models.list(name)
+    if name and not versions:
+        resolve(ws.models, name, stack_name)
+    emit(output, [v.to_dict() for v in versions],
+         lambda: asset_table(f"models in {stack_name}", versions, content=False))  # fmt: skip
+
+
+@model_app.command("show")
+def show_command(
+    model: RefArgument, stack: StackOption = None, output: FormatOption = Format.table
+) -> None:
+    """One model version: metrics, stage and a lineage summary (`mlstack lineage` has all)."""
+    stack_name, ws = open_workspace(stack)
+    version = resolve(ws.models, model, stack_name)
+    lineage = lineage_record(version)
+    metrics = flat_metrics(version.properties.get("metrics", {}))
+    data = ", ".join(f"{d.get('name')}:{d.get('version')}" for d in lineage["data"]) or "-"
+    env = lineage["environment"] or {}
+    code = lineage["code"] or {}
+    rows = [
+        ("stage", version.stage or "-"),
+        ("digest", version.digest),
+        ("files", f"{version.files} ({human_bytes(version.bytes)})"),
+        ("metrics", "\n".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())) or "-"),
+        ("data", data),
+        ("environment", f"{env['name']}:{env['version']}" if env.get("name") else "-"),
+        ("code", (code.get("revision") or "-") + (" (dirty)" if code.get("dirty") else "")),
+        ("created", version.created_at),
+        ("archived", "yes" if version.archived else "no"),
+    ]
+    emit(output, model_record(version),
+         lambda: detail_table(f"model {version.name}:{version.version}", rows))  # fmt: skip
+
+
+@model_app.command("download")
+def download_command(
+    model: RefArgument,
+    dest: Annotated[Path, typer.Argument(help="Folder to fill (created if missing).")],
+    stack: StackOption = None,
+    output: FormatOption = Format.table,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on a terminal.")
+    ] = True,
+) -> None:
+    """Download a model version's files, verified; a rerun fetches only what is missing."""
+    stack_name, ws = open_workspace(stack)
+    version = require_live(resolve(ws.models, model, stack_name), stack_name)
+    manifest = ws.models.manifest(version.name, version.version)
+    folder = resolve_dir(dest)
+    download(ws.endpoint, ws.container, upload_prefix(version.digest, version.name), manifest,
+             folder, progress=progress)  # fmt: skip
+    record = {"name": version.name, "version": version.version, "digest": version.digest,
+              "files": manifest.files, "bytes": manifest.bytes, "path": str(folder)}  # fmt: skip
+    emit(output, record, lambda: (
+        f"{version.name}:{version.version}: {manifest.files} files "
+        f"({human_bytes(manifest.bytes)}) in {folder}, each matching its manifest sha256"
+    ))  # fmt: skip
+
+
+@model_app.command("restore")
+def restore_command(
+    model: Annotated[str, typer.Argument(help="NAME:VERSION to restore")],
+    stack: StackOption = None,
+) -> None:
+    """Un-archive a model version (its content was kept)."""
+    stack_name, ws = open_workspace(stack)
+    version = restore(ws.models, model, stack_name)
+    console.print(f"model {version.name}:{version.version} is live (not archived).")

@@ -1,0 +1,82 @@
+"""``mlstack workspace show``: what the stack's workspace is and where its state lives."""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from typing import Any
+
+import typer
+from azure.core.exceptions import AzureError
+
+from mlstack.cli.inspect.common import detail_table, emit, open_workspace
+from mlstack.cli.lineage import Format, FormatOption, StackOption
+from mlstack.project import Project
+from mlstack.services.azurite import Azurite
+from mlstack.toolchain import offline_environment
+from mlstack.workspace.local import LocalWorkspace
+
+workspace_app = typer.Typer(help="The stack's workspace.", no_args_is_help=True)
+
+
+def _record(ws: LocalWorkspace) -> dict[str, Any]:
+    """The workspace record read from the catalog alone.
+
+    ``LocalWorkspace.get`` also asks the datastore whether its container exists, which
+    needs Azurite; this command must answer (and say Azurite is down) without it.
+    """
+    with ws.catalog.transaction(write=False) as db:
+        row = db.execute("SELECT name, description, tags, created_at FROM workspace").fetchone()
+    name, description, tags, created = row
+    return {"name": name, "description": description, "tags": json.loads(tags),
+            "created_at": created}  # fmt: skip
+
+
+def local_workspace(stack: str, ws: LocalWorkspace, project: Project) -> dict[str, Any]:
+    state = Azurite(project.home).state()
+    container_exists = None
+    if state is not None:
+        client = state.endpoint.client(retries=0)
+        with suppress(AzureError):  # alive but not answering: report "unknown"
+            container_exists = client.get_container_client(ws.container).exists()
+    return {
+        "stack": stack,
+        "target": "local",
+        **_record(ws),
+        "container": ws.container,
+        "container_exists": container_exists,
+        "catalog": str(ws.catalog.path),
+        "state_backend": offline_environment(project)["PULUMI_BACKEND_URL"],
+        "azurite": {"running": state is not None,
+                    "url": state.endpoint.url if state else None,
+                    "pid": state.pid if state else None},
+        "counts": {"data": len(ws.data.list()), "models": len(ws.models.list()),
+                   "environments": len(ws.environments.list())},
+    }  # fmt: skip
+
+
+@workspace_app.command("show")
+def show_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
+    """Stack, workspace, datastore container, catalog, state backend and Azurite status."""
+    project = Project.find()
+    stack_name, ws = open_workspace(stack)
+    info = local_workspace(stack_name, ws, project)
+    azurite = info["azurite"]
+    running = (f"running at {azurite['url']} (pid {azurite['pid']})" if azurite["running"]
+               else "not running: start it with `mlstack local start`")  # fmt: skip
+    exists = {True: "", False: " (missing!)", None: ""}[info["container_exists"]]
+    counts = info["counts"]
+    rows = [
+        ("stack", f"{stack_name} (target local)"),
+        ("workspace", info["name"]),
+        ("description", info["description"] or "-"),
+        ("tags", ", ".join(f"{k}={v}" for k, v in sorted(info["tags"].items())) or "-"),
+        ("container", info["container"] + exists),
+        ("catalog", info["catalog"]),
+        ("state backend", info["state_backend"]),
+        ("Azurite", running),
+        ("versions", f"{counts['data']} data, {counts['models']} model, "
+                     f"{counts['environments']} environment"),
+        ("created", info["created_at"]),
+    ]  # fmt: skip
+    emit(output, info, lambda: detail_table(f"workspace of stack {stack_name}", rows))
