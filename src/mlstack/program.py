@@ -13,8 +13,12 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG
 
+from mlstack.components.azure_platform import build_azure
 from mlstack.components.local_platform import LocalPlatform
 from mlstack.config.assets import load_data_specs
+from mlstack.config.azure import AzureSettings
+from mlstack.config.compute import load_compute_specs
+from mlstack.config.endpoints import load_endpoint_specs
 from mlstack.config.environments import load_environment_specs
 from mlstack.config.models import load_model_specs
 from mlstack.config.stack import NAMESPACE, StackConfig, load_stack_config
@@ -68,13 +72,38 @@ def plan(config: StackConfig, project: Project) -> tuple[list[Planned], ...]:
     return data, plan_environments(ctx, env_specs), models
 
 
+def build_azure_target(config: StackConfig, project: Project) -> None:
+    """The azure target: the estate with pulumi-azure-native, every problem reported first."""
+    problems: list[Problem] = []
+    loaded: list[Any] = []
+    steps = (
+        lambda: AzureSettings.from_config(config.stack, {"azure": config.azure}),
+        lambda: load_compute_specs(project.root),
+        lambda: load_endpoint_specs(project.root),
+        lambda: _specs(project.root)[1],
+    )
+    for step in steps:
+        try:
+            loaded.append(step())
+        except ConfigError as error:
+            problems += error.problems
+    if problems:
+        raise ConfigError(problems)
+    settings, compute, endpoints, environments = loaded
+    platform = build_azure(
+        settings, config, compute=compute, endpoints=endpoints, environments=environments
+    )
+    pulumi.export("target", config.target)
+    pulumi.export("workspace", platform.workspace.name)
+    pulumi.export("workspace_id", platform.workspace.id)
+    pulumi.export("datastore", platform.datastore.name)
+
+
 def build(config: StackConfig, project: Project) -> None:
     """Declare the stack's resources and outputs; all input is validated first."""
-    if config.target != "local":
-        raise MlstackError(
-            f"target {config.target!r} is not available yet in this version of mlstack: "
-            "set mlstack:target to 'local'"
-        )
+    if config.target == "azure":
+        build_azure_target(config, project)
+        return
     data_plan, env_plan, model_plan = plan(config, project)
 
     platform = LocalPlatform("platform", config, project.home)

@@ -31,6 +31,7 @@ class StackConfig(BaseModel):
     description: str = Field(default="", max_length=1024)
     tags: dict[str, str] = Field(default_factory=dict)
     container: str = ""
+    azure: dict[str, Any] | None = None  # the azure target's settings: see config.azure
 
     @field_validator("stack")
     @classmethod

@@ -1,0 +1,245 @@
+"""AzurePlatform: an ``azure`` stack's Azure ML estate, with pulumi-azure-native.
+
+One component holds the whole estate, in dependency order:
+
+    ResourceGroup
+    ├── StorageAccount (StorageV2, TLS 1.2, no public blob access) ── BlobContainer
+    ├── Vault (RBAC authorisation)
+    ├── Log Analytics Workspace ── Application Insights (workspace-based)
+    ├── Registry (ACR, no admin user)
+    └── ML Workspace (system-assigned identity; the four above wired by id)
+        ├── Datastore (the container; identity-based unless accountKey is configured)
+        ├── Compute (AmlCompute clusters)                      see azure_compute.py
+        ├── EnvironmentVersion (pinned environments)           see azure_compute.py
+        └── OnlineEndpoint ── OnlineDeployment ── traffic      see azure_endpoints.py
+
+Protection (``protect``) covers what holds data or secrets and is slow or impossible
+to recreate: the workspace, the storage account and the key vault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import (
+    applicationinsights,
+    authorization,
+    containerregistry,
+    keyvault,
+    machinelearningservices,
+    operationalinsights,
+    resources,
+    storage,
+)
+
+from mlstack.components.azure_compute import declare_compute, declare_environments
+from mlstack.components.azure_endpoints import declare_endpoints
+from mlstack.config.azure import AzureSettings
+from mlstack.config.compute import ComputeSpec
+from mlstack.config.endpoints import EndpointSpec
+from mlstack.config.environments import EnvironmentSpec
+from mlstack.config.stack import StackConfig
+
+__all__ = ["AzurePlatform", "build_azure"]
+
+
+class AzurePlatform(pulumi.ComponentResource):
+    """Resource group, storage, key vault, insights, registry, ML workspace and datastore."""
+
+    resource_group: resources.ResourceGroup
+    storage_account: storage.StorageAccount
+    container: storage.BlobContainer
+    key_vault: keyvault.Vault
+    logs: operationalinsights.Workspace
+    insights: applicationinsights.Component
+    registry: containerregistry.Registry
+    workspace: machinelearningservices.Workspace
+    datastore: machinelearningservices.Datastore
+
+    def __init__(
+        self,
+        name: str,
+        settings: AzureSettings,
+        stack: StackConfig,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlstack:azure:Platform", name, None, opts)
+        self.prefix = name
+        self.settings = settings
+        tags = {"mlstack-stack": stack.stack, **stack.tags}
+        self.tags = tags
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=settings.protect)
+        where: dict[str, Any] = {"location": settings.location, "tags": tags}
+
+        self.resource_group = resources.ResourceGroup(
+            f"{name}-rg", resource_group_name=settings.resource_group, opts=child, **where
+        )
+        group = self.resource_group.name
+        self.storage_account = storage.StorageAccount(
+            f"{name}-storage",
+            account_name=settings.storage_account,
+            resource_group_name=group,
+            kind="StorageV2",
+            sku={"name": "Standard_LRS"},
+            minimum_tls_version="TLS1_2",
+            allow_blob_public_access=False,
+            enable_https_traffic_only=True,
+            opts=kept,
+            **where,
+        )
+        self.container = storage.BlobContainer(
+            f"{name}-container",
+            container_name=stack.datastore_container,
+            account_name=self.storage_account.name,
+            resource_group_name=group,
+            public_access=storage.PublicAccess.NONE,
+            opts=child,
+        )
+        tenant = authorization.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        vault: keyvault.VaultPropertiesArgsDict = {
+            "tenant_id": tenant.tenant_id,
+            "sku": {"family": keyvault.SkuFamily.A, "name": keyvault.SkuName.STANDARD},
+            "enable_rbac_authorization": True,
+            "enable_soft_delete": True,
+        }
+        if settings.protect:
+            vault["enable_purge_protection"] = True  # cannot be turned off once on
+        self.key_vault = keyvault.Vault(
+            f"{name}-keyvault",
+            vault_name=settings.key_vault,
+            resource_group_name=group,
+            properties=vault,
+            opts=kept,
+            **where,
+        )
+        self.logs = operationalinsights.Workspace(
+            f"{name}-logs",
+            workspace_name=f"{settings.workspace_name}-logs",
+            resource_group_name=group,
+            sku={"name": "PerGB2018"},
+            retention_in_days=30,
+            opts=child,
+            **where,
+        )
+        self.insights = applicationinsights.Component(
+            f"{name}-insights",
+            resource_name_=f"{settings.workspace_name}-insights",
+            resource_group_name=group,
+            kind="web",
+            application_type="web",
+            ingestion_mode="LogAnalytics",
+            workspace_resource_id=self.logs.id,
+            opts=child,
+            **where,
+        )
+        private = settings.public_network_access == "Disabled"
+        self.registry = containerregistry.Registry(
+            f"{name}-registry",
+            registry_name=settings.registry,
+            resource_group_name=group,
+            # Private endpoints need Premium; a public registry is fine on Basic.
+            sku={"name": "Premium" if private else "Basic"},
+            admin_user_enabled=False,
+            opts=child,
+            **where,
+        )
+        self.workspace = machinelearningservices.Workspace(
+            f"{name}-workspace",
+            workspace_name=settings.workspace_name,
+            resource_group_name=group,
+            identity=machinelearningservices.ManagedServiceIdentityArgs(
+                type=machinelearningservices.ManagedServiceIdentityType.SYSTEM_ASSIGNED
+            ),
+            sku=machinelearningservices.SkuArgs(
+                name="Basic", tier=machinelearningservices.SkuTier.BASIC
+            ),
+            storage_account=self.storage_account.id,
+            key_vault=self.key_vault.id,
+            application_insights=self.insights.id,
+            container_registry=self.registry.id,
+            public_network_access=settings.public_network_access,
+            system_datastores_auth_mode="identity",
+            friendly_name=settings.workspace_name,
+            description=stack.description or f"mlstack workspace of stack {stack.stack}",
+            location=settings.location,
+            tags=tags,
+            opts=kept,
+        )
+        datastore: machinelearningservices.AzureBlobDatastoreArgsDict = {
+            "datastore_type": "AzureBlob",
+            "account_name": self.storage_account.name,
+            "container_name": self.container.name,
+            "credentials": self._datastore_credentials(),
+            "service_data_access_auth_identity": "WorkspaceSystemAssignedIdentity",
+            "description": f"mlstack assets of stack {stack.stack}",
+            "tags": tags,
+        }
+        self.datastore = machinelearningservices.Datastore(
+            f"{name}-datastore",
+            name=settings.datastore_name,
+            workspace_name=self.workspace.name,
+            resource_group_name=group,
+            properties=datastore,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "resource_group": group,
+                "workspace": self.workspace.name,
+                "workspace_id": self.workspace.id,
+                "datastore": self.datastore.name,
+                "container": self.container.name,
+            }
+        )
+
+    def _datastore_credentials(
+        self,
+    ) -> (
+        machinelearningservices.NoneDatastoreCredentialsArgsDict
+        | machinelearningservices.AccountKeyDatastoreCredentialsArgsDict
+    ):
+        """No credentials (the workspace identity reads), or the account key as a secret."""
+        if self.settings.datastore_auth == "identity":
+            return {"credentials_type": "None"}
+        keys = storage.list_storage_account_keys_output(
+            account_name=self.storage_account.name,
+            resource_group_name=self.resource_group.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        key: pulumi.Output[str] = pulumi.Output.secret(keys.apply(_first_key))
+        secrets: machinelearningservices.AccountKeyDatastoreSecretsArgsDict = {
+            "secrets_type": "AccountKey",
+            "key": key,
+        }
+        return {"credentials_type": "AccountKey", "secrets": secrets}
+
+    def child_options(self, **extra: Any) -> pulumi.ResourceOptions:
+        """Options for resources inside the workspace: parented here, after the workspace."""
+        depends = [self.workspace, *extra.pop("depends_on", [])]
+        return pulumi.ResourceOptions(parent=self, depends_on=depends, **extra)
+
+
+def _first_key(result: Any) -> str:
+    return str(result.keys[0].value)
+
+
+def build_azure(
+    settings: AzureSettings,
+    stack: StackConfig,
+    *,
+    compute: Sequence[ComputeSpec] = (),
+    endpoints: Sequence[EndpointSpec] = (),
+    environments: Sequence[EnvironmentSpec] = (),
+    name: str = "platform",
+) -> AzurePlatform:
+    """Declare the whole Azure estate of ``stack``; what the program calls for ``azure``."""
+    platform = AzurePlatform(name, settings, stack)
+    declare_compute(platform, compute)
+    declared_envs = declare_environments(platform, environments)
+    declare_endpoints(platform, endpoints, declared_envs)
+    return platform

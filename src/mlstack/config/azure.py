@@ -1,0 +1,215 @@
+"""The ``azure`` target's settings: one ``mlstack:azure`` object per stack, validated at once.
+
+Layout in ``stacks/Pulumi.<stack>.yaml`` (camelCase keys, as Pulumi config is written)::
+
+    mlstack:target: azure
+    mlstack:azure:
+      subscriptionId: 00000000-0000-0000-0000-000000000000   # placeholder: fill in
+      resourceGroup: mlstack-dev
+      location: westeurope
+      workspaceName: mlstack-dev
+      storageAccount: <unique-storage-account>               # placeholder: fill in
+      keyVault: <unique-key-vault>                           # placeholder: fill in
+      registry: <unique-registry>                            # placeholder: fill in
+      publicNetworkAccess: Enabled                           # prod: Disabled
+      protect: false                                         # prod: true
+      datastoreAuth: identity                                # or accountKey
+
+Azure's naming rules are checked here, before anything is declared, so a bad name fails
+the preview with every problem listed (file, key, what to do) instead of failing one
+resource at a time half-way through ``pulumi up``. Placeholders — the all-zero GUID and
+anything written ``<like-this>`` — are reported as "fill this in", not as bad names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from mlstack.config.stack import NAMESPACE, stack_file
+from mlstack.errors import ConfigError, Problem
+
+KEY = "azure"
+"""The config key under the ``mlstack:`` namespace that holds these settings."""
+
+PLACEHOLDER_GUID = "00000000-0000-0000-0000-000000000000"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_PLACEHOLDER = re.compile(r"^<.*>$|^(?:changeme|change-me|todo|fill-?me)$", re.IGNORECASE)
+_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    # Microsoft.Resources/resourceGroups: 1-90 of letters, digits, '_', '-', '.', '(', ')'
+    # (Unicode letters too; ASCII here), not ending with '.'.
+    "resource_group": (
+        re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII),
+        "1-90 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
+    ),
+    "location": (
+        re.compile(r"^[a-z][a-z0-9]{1,39}$"),
+        "an Azure region name in lowercase without spaces, such as westeurope or eastus2 "
+        "(`az account list-locations -o table` lists them)",
+    ),
+    # Microsoft.MachineLearningServices/workspaces: 3-33, alphanumerics, '_' and '-',
+    # starting with a letter or digit.
+    "workspace_name": (
+        re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
+        "3-33 letters, digits, '-' or '_', starting with a letter or digit",
+    ),
+    # Microsoft.Storage/storageAccounts: 3-24 lowercase letters and digits, globally unique.
+    "storage_account": (
+        re.compile(r"^[a-z0-9]{3,24}$"),
+        "3-24 lowercase letters and digits only (globally unique across Azure)",
+    ),
+    # Microsoft.KeyVault/vaults: 3-24 of alphanumerics and hyphens, starting with a letter,
+    # ending with a letter or digit, no consecutive hyphens; globally unique.
+    "key_vault": (
+        re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){1,22}[a-zA-Z0-9]$"),
+        "3-24 letters, digits and single hyphens, starting with a letter and ending with a "
+        "letter or digit (globally unique across Azure)",
+    ),
+    # Microsoft.ContainerRegistry/registries: 5-50 alphanumerics, globally unique.
+    "registry": (
+        re.compile(r"^[a-zA-Z0-9]{5,50}$"),
+        "5-50 letters and digits only (globally unique across Azure)",
+    ),
+    # Microsoft.MachineLearningServices datastores: letters, digits and underscores.
+    "datastore_name": (
+        re.compile(r"^[a-zA-Z0-9_]{1,255}$"),
+        "1-255 letters, digits or '_'",
+    ),
+}
+_REQUIRED = (
+    "subscription_id",
+    "resource_group",
+    "location",
+    "workspace_name",
+    "storage_account",
+    "key_vault",
+    "registry",
+)
+_ENDPOINT = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,30})[a-zA-Z0-9]$")
+
+
+def endpoint_name_problem(name: str) -> str | None:
+    """Online endpoint names: 3-32 letters, digits, '-', starting with a letter."""
+    if _ENDPOINT.fullmatch(name):
+        return None
+    return (
+        f"{name!r} is not a valid online endpoint name: use 3-32 letters, digits and '-', "
+        "starting with a letter and ending with a letter or digit"
+    )
+
+
+def placeholder_problem(value: str) -> str | None:
+    """None unless ``value`` is a placeholder left from the shipped stack file."""
+    if value == PLACEHOLDER_GUID or _PLACEHOLDER.match(value.strip()):
+        return f"still the placeholder {value!r}: replace it with your own value"
+    return None
+
+
+class AzureSettings(BaseModel):
+    """Where and how an ``azure`` stack's estate is declared."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+    subscription_id: str
+    """The Azure subscription (a GUID) holding the resource group."""
+    resource_group: str
+    """Resource group created for the stack's resources."""
+    location: str
+    """Azure region of every resource, e.g. ``westeurope``."""
+    workspace_name: str
+    """The Azure ML workspace name."""
+    storage_account: str
+    """Storage account behind the workspace and its datastore (globally unique)."""
+    key_vault: str
+    """Key vault the workspace keeps its secrets in (globally unique)."""
+    registry: str
+    """Container registry for environment images (globally unique)."""
+    datastore_name: str = "mlstack"
+    """The mlstack datastore registered in the workspace (assets are stored there)."""
+    public_network_access: Literal["Enabled", "Disabled"] = "Enabled"
+    """``Disabled`` keeps the workspace and endpoints reachable only over private links."""
+    protect: bool = False
+    """Protect workspace, storage and key vault from ``pulumi destroy`` (prod)."""
+    datastore_auth: Literal["identity", "accountKey"] = "identity"
+    """``identity``: the workspace identity reads the datastore (no secret anywhere);
+    ``accountKey``: the storage key is stored in the datastore (as a Pulumi secret)."""
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _guid(cls, value: str) -> str:
+        if problem := placeholder_problem(value):
+            raise ValueError(problem)
+        if not _GUID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a subscription id: use the GUID shown by "
+                "`az account show --query id -o tsv`"
+            )
+        return value.lower()
+
+    @field_validator(*_RULES)
+    @classmethod
+    def _named(cls, value: str, info: Any) -> str:
+        if problem := placeholder_problem(value):
+            raise ValueError(problem)
+        pattern, rule = _RULES[info.field_name]
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid name: use {rule}")
+        return value
+
+    @classmethod
+    def from_config(cls, stack: str, values: Mapping[str, Any]) -> AzureSettings:
+        """Validate ``values`` (the stack's ``mlstack:`` keys, prefix removed).
+
+        Only ``values["azure"]`` is read; every problem is raised in one ``ConfigError``.
+        """
+        file = stack_file(stack)
+        raw = values.get(KEY)
+        if raw is None:
+            raise ConfigError(
+                [
+                    Problem(
+                        file,
+                        f"{NAMESPACE}:{KEY}",
+                        "missing: the azure target needs `mlstack:azure` with "
+                        + ", ".join(to_camel(name) for name in _REQUIRED)
+                        + " (see stacks/Pulumi.dev.yaml)",
+                    )
+                ]
+            )
+        if not isinstance(raw, Mapping):
+            raise ConfigError(
+                [
+                    Problem(
+                        file, f"{NAMESPACE}:{KEY}", "not a mapping: write it as `key: value` lines"
+                    )
+                ]
+            )
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as error:
+            raise ConfigError(list(_problems(file, error))) from None
+
+
+def _problems(file: str, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        field = f"{NAMESPACE}:{KEY}.{key}"
+        reason = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            reason = f"missing: add `{key}:` under `mlstack:azure`"
+        elif item["type"] == "extra_forbidden":
+            reason = "unknown key: remove it or correct its spelling"
+        elif item["type"] == "literal_error":
+            reason = (
+                f"{item['input']!r} is not allowed: {item['msg'].removeprefix('Input should be ')}"
+            )
+        problems.append(Problem(file, field, reason))
+    return problems

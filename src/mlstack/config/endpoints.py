@@ -1,0 +1,316 @@
+"""Declared online endpoints: ``assets/endpoints/*.yaml`` read with azure-ai-ml's loaders.
+
+Each file is an Azure ML CLI v2 managed online endpoint *or* deployment, so
+``az ml online-endpoint create -f`` / ``az ml online-deployment create -f`` accept the
+same files. A file with ``endpoint_name:`` is a deployment, anything else an endpoint;
+by convention ``<endpoint>.yaml`` and ``<endpoint>-<deployment>.yaml``, e.g.
+``digits.yaml`` and ``digits-blue.yaml``.
+
+mlstack adds what a declared estate needs: a deployment references a registered model
+and environment by ``azureml:<name>:<version>``; its ``code_configuration.code`` is a
+folder inside the project holding ``scoring_script``; it belongs to a declared endpoint;
+and the endpoint's ``traffic`` names only declared deployments (percentages summing to
+100), because the service rejects traffic to a deployment that does not exist. Every
+problem of every file is raised as one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import marshmallow
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from mlstack.config.assets import _azure_ml_quiet, _display, _loader_problems, _spec_files
+from mlstack.config.azure import endpoint_name_problem
+from mlstack.errors import ConfigError, Problem
+
+ENDPOINTS_FOLDER = Path("assets") / "endpoints"
+_HELP = {
+    "endpoint": "https://aka.ms/ml-cli-v2-endpoint-online-yaml-reference",
+    "deployment": "https://aka.ms/ml-cli-v2-deployment-managed-online-yaml-reference",
+}
+_REFERENCE = re.compile(
+    r"^(?:azureml:)?(?P<name>[a-zA-Z0-9][a-zA-Z0-9\-_.]*):(?P<version>[^:@/]+)$"
+)
+
+
+class AssetReference(BaseModel):
+    """A registered asset named by ``azureml:<name>:<version>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"azureml:{self.name}:{self.version}"
+
+
+class DeploymentSpec(BaseModel):
+    """One managed online deployment of a declared endpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    endpoint_name: str
+    model: AssetReference
+    environment: AssetReference
+    code: Path
+    """The scoring code folder (absolute, inside the project)."""
+    scoring_script: str
+    """Path of the entry script (``init()``/``run()``) relative to ``code``."""
+    instance_type: str
+    instance_count: int = 1
+    environment_variables: dict[str, str] = {}
+    description: str = ""
+    tags: dict[str, str] = {}
+    file: Path
+
+
+class EndpointSpec(BaseModel):
+    """One managed online endpoint with its deployments and traffic split."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    auth_mode: Literal["key", "aml_token"] = "key"
+    description: str = ""
+    tags: dict[str, str] = {}
+    traffic: dict[str, int] = {}
+    """Percent of requests per deployment name; names only declared deployments."""
+    deployments: tuple[DeploymentSpec, ...] = ()
+    file: Path
+
+
+def load_endpoint_specs(project_root: Path, folder: Path | None = None) -> tuple[EndpointSpec, ...]:
+    """Every endpoint under ``folder`` (default ``<root>/assets/endpoints``), with deployments."""
+    root = project_root.resolve()
+    folder = (folder if folder is not None else root / ENDPOINTS_FOLDER).resolve()
+    problems: list[Problem] = []
+    endpoints: dict[str, Any] = {}
+    deployments: list[DeploymentSpec] = []
+    for file in _spec_files(folder):
+        shown = _display(file, root)
+        if _is_deployment(file):
+            deployment, found = _deployment(file, root)
+            if deployment is not None:
+                deployments.append(deployment)
+        else:
+            endpoint, found = _endpoint(file)
+            if endpoint is not None:
+                first = endpoints.setdefault(endpoint.name.casefold(), endpoint)
+                if first is not endpoint:
+                    found.append(("name", _duplicate("endpoint", endpoint.name, first.file, root)))
+        problems.extend(Problem(shown, field, reason) for field, reason in found)
+    specs, found_links = _link(endpoints, deployments, root)
+    problems.extend(found_links)
+    if problems:
+        raise ConfigError(problems)
+    return specs
+
+
+def _is_deployment(file: Path) -> bool:
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the endpoint loader reports it, with position
+    return isinstance(raw, Mapping) and "endpoint_name" in raw
+
+
+def _load(kind: str, file: Path) -> tuple[Any, list[tuple[str, str]]]:
+    """azure-ai-ml's entity for ``file`` (imported lazily: it takes seconds)."""
+    with _azure_ml_quiet():
+        from azure.ai.ml import load_online_deployment, load_online_endpoint  # noqa: PLC0415
+        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
+
+        load = load_online_deployment if kind == "deployment" else load_online_endpoint
+        try:
+            return load(source=file), []
+        except (MlException, marshmallow.ValidationError) as error:
+            help_link = _HELP[kind]
+            return None, [
+                (
+                    f,
+                    r.replace("data schema: ", "schema: ").replace(
+                        "https://aka.ms/ml-cli-v2-data-yaml-reference", help_link
+                    ),
+                )
+                for f, r in _loader_problems(error)
+            ]
+        except (OSError, UnicodeDecodeError) as error:
+            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
+
+
+def _endpoint(file: Path) -> tuple[EndpointSpec | None, list[tuple[str, str]]]:
+    entity, found = _load("endpoint", file)
+    if entity is None:
+        return None, found
+    name = str(entity.name or "")
+    if problem := endpoint_name_problem(name):
+        found.append(("name", problem))
+    if type(entity).__name__ != "ManagedOnlineEndpoint":
+        found.append(("", "only managed online endpoints are supported: remove `compute:`"))
+    auth = str(entity.auth_mode or "key").lower()
+    if auth not in ("key", "aml_token"):
+        found.append(("auth_mode", f"{auth!r} is not supported: use key or aml_token"))
+    traffic: dict[str, int] = {}
+    for deployment, percent in (entity.traffic or {}).items():
+        if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            found.append((f"traffic.{deployment}", f"{percent!r} is not a percentage 0-100"))
+        else:
+            traffic[str(deployment)] = percent
+    if traffic and sum(traffic.values()) != 100:
+        found.append(
+            ("traffic", f"the percentages add up to {sum(traffic.values())}: make them 100")
+        )
+    if found:
+        return None, found
+    spec = EndpointSpec(
+        name=name,
+        auth_mode="aml_token" if auth == "aml_token" else "key",
+        description=entity.description or "",
+        tags={str(k): str(v) for k, v in (entity.tags or {}).items()},
+        traffic=traffic,
+        file=file,
+    )
+    return spec, []
+
+
+def _deployment(file: Path, root: Path) -> tuple[DeploymentSpec | None, list[tuple[str, str]]]:
+    entity, found = _load("deployment", file)
+    if entity is None:
+        return None, found
+    name = str(entity.name or "")
+    if problem := endpoint_name_problem(name):
+        found.append(("name", problem.replace("online endpoint", "deployment")))
+    model, problem = _reference(entity.model, "model", "digits-cnn:1")
+    if problem:
+        found.append(("model", problem))
+    environment, problem = _reference(entity.environment, "environment", "digits-env:1")
+    if problem:
+        found.append(("environment", problem))
+    code, script, code_problems = _code(entity.code_configuration, file, root)
+    found.extend(code_problems)
+    count = int(entity.instance_count or 0)
+    if count < 1:
+        found.append(("instance_count", f"{count} is less than 1: give at least one instance"))
+    if found or model is None or environment is None or code is None:
+        return None, found
+    spec = DeploymentSpec(
+        name=name,
+        endpoint_name=str(entity.endpoint_name),
+        model=model,
+        environment=environment,
+        code=code,
+        scoring_script=script,
+        instance_type=str(entity.instance_type),
+        instance_count=count,
+        environment_variables={
+            str(k): str(v) for k, v in (entity.environment_variables or {}).items()
+        },
+        description=entity.description or "",
+        tags={str(k): str(v) for k, v in (entity.tags or {}).items()},
+        file=file,
+    )
+    return spec, []
+
+
+def _reference(raw: object, kind: str, example: str) -> tuple[AssetReference | None, str | None]:
+    """``azureml:<name>:<version>`` (azure-ai-ml has stripped ``azureml:`` already)."""
+    match = _REFERENCE.fullmatch(raw) if isinstance(raw, str) else None
+    if match is None:
+        return None, (
+            f"declare the {kind} by reference to a registered version, "
+            f"`{kind}: azureml:{example}` (inline {kind}s and @latest are not supported)"
+        )
+    return AssetReference(name=match["name"], version=match["version"]), None
+
+
+def _code(raw: Any, file: Path, root: Path) -> tuple[Path | None, str, list[tuple[str, str]]]:
+    field = "code_configuration"
+    if raw is None or not isinstance(getattr(raw, "code", None), str):
+        return (
+            None,
+            "",
+            [(field, "missing: add `code_configuration: {code: ..., scoring_script: ...}`")],
+        )
+    code = (file.parent / raw.code).resolve()
+    script = str(raw.scoring_script or "")
+    if not code.is_relative_to(root):
+        return None, script, [(f"{field}.code", f"{raw.code!r} is outside the project root {root}")]
+    if not code.is_dir():
+        return None, script, [(f"{field}.code", f"{raw.code!r} resolves to {code}, not a folder")]
+    if not script or not (code / script).is_file():
+        return (
+            None,
+            script,
+            [
+                (
+                    f"{field}.scoring_script",
+                    f"{script!r} is not a file in {raw.code!r}: name the entry script "
+                    "(with init() and run()) relative to the code folder",
+                )
+            ],
+        )
+    return code, script, []
+
+
+def _link(
+    endpoints: Mapping[str, EndpointSpec], deployments: list[DeploymentSpec], root: Path
+) -> tuple[tuple[EndpointSpec, ...], list[Problem]]:
+    """Attach deployments to endpoints; traffic may name only declared deployments."""
+    problems: list[Problem] = []
+    owned: dict[str, dict[str, DeploymentSpec]] = {key: {} for key in endpoints}
+    for deployment in deployments:
+        mine = owned.get(deployment.endpoint_name.casefold())
+        shown = _display(deployment.file, root)
+        if mine is None:
+            declared = ", ".join(sorted(e.name for e in endpoints.values())) or "none"
+            problems.append(
+                Problem(
+                    shown,
+                    "endpoint_name",
+                    f"{deployment.endpoint_name!r} is not a declared endpoint (declared: "
+                    f"{declared}): add assets/endpoints/{deployment.endpoint_name}.yaml or "
+                    "correct the name",
+                )
+            )
+            continue
+        first = mine.setdefault(deployment.name.casefold(), deployment)
+        if first is not deployment:
+            problems.append(
+                Problem(shown, "name", _duplicate("deployment", deployment.name, first.file, root))
+            )
+    specs = []
+    for key, endpoint in endpoints.items():
+        mine = owned[key]
+        problems.extend(_traffic_problems(endpoint, mine, root))
+        specs.append(endpoint.model_copy(update={"deployments": tuple(mine.values())}))
+    return tuple(specs), problems
+
+
+def _traffic_problems(
+    endpoint: EndpointSpec, deployments: Mapping[str, DeploymentSpec], root: Path
+) -> Iterator[Problem]:
+    declared = ", ".join(sorted(d.name for d in deployments.values())) or "none"
+    for name in endpoint.traffic:
+        if name.casefold() not in deployments:
+            yield Problem(
+                _display(endpoint.file, root),
+                f"traffic.{name}",
+                f"{name!r} is not a declared deployment of {endpoint.name!r} (declared: "
+                f"{declared}): declare it in assets/endpoints/{endpoint.name}-{name}.yaml "
+                "or remove it from traffic",
+            )
+
+
+def _duplicate(kind: str, name: str, first: Path, root: Path) -> str:
+    return (
+        f"{name!r} is also declared in {_display(first, root)}: give each {kind} its own "
+        "name, or delete one of the files"
+    )

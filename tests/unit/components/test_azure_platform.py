@@ -1,0 +1,353 @@
+"""AzurePlatform under ``pulumi.runtime.set_mocks``: what ``dev`` and ``prod`` declare.
+
+A recording monitor keeps every RegisterResource request, so the tests see what the
+engine would see: type, name, inputs (deserialised and raw, where secrets are marked),
+``protect`` and the URNs each resource depends on. Mock ids are recognisable
+(``/mock/<Type>/<name>``), so wiring by id is asserted by value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from google.protobuf.json_format import MessageToDict
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+from mlstack.components.azure_platform import AzurePlatform, build_azure
+from mlstack.config.azure import AzureSettings
+from mlstack.config.compute import load_compute_specs
+from mlstack.config.endpoints import load_endpoint_specs
+from mlstack.config.environments import load_environment_specs
+from mlstack.config.stack import StackConfig
+
+ROOT = Path(__file__).resolve().parents[3]
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+STORAGE_KEY = "mock-storage-key=="
+# The resource's own name property per type, as the provider would return it.
+_NAME_KEYS = {
+    "ResourceGroup": "resourceGroupName",
+    "StorageAccount": "accountName",
+    "BlobContainer": "containerName",
+    "Vault": "vaultName",
+    "Registry": "registryName",
+    "Component": "resourceName",
+    "Compute": "computeName",
+    "OnlineEndpoint": "endpointName",
+    "OnlineDeployment": "deploymentName",
+    "Blob": "blobName",
+}
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    raw: dict[str, Any]
+    protect: bool
+    depends_on: set[str]
+    urn: str = ""
+
+
+@dataclass
+class Recorder(Mocks):
+    calls: list[str] = field(default_factory=list)
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        kind = args.typ.split(":")[-1]
+        kind = "MLWorkspace" if args.typ.endswith("machinelearningservices:Workspace") else kind
+        rid = f"/mock/{kind}/{args.name}"
+        state = {**args.inputs, "id": rid}
+        key = "workspaceName" if kind == "MLWorkspace" else _NAME_KEYS.get(kind, "name")
+        state.setdefault("name", args.inputs.get(key, args.name))
+        if kind == "StorageAccount":
+            state["primaryEndpoints"] = {"blob": f"https://{state['name']}.blob.core.windows.net/"}
+        return rid, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append(args.token)
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {"tenantId": "mock-tenant", "subscriptionId": "s", "clientId": "c",
+                    "objectId": "o"}, []  # fmt: skip
+        if args.token == "azure-native:storage:listStorageAccountKeys":
+            return {"keys": [{"keyName": "key1", "value": STORAGE_KEY, "permissions": "FULL"}]}, []
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+    def __init__(self, mocks: Recorder) -> None:
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = MessageToDict(request.object)
+            self.registered.append(
+                Registered(
+                    request.type,
+                    request.name,
+                    _plain(raw),
+                    raw,
+                    bool(request.protect),
+                    set(request.dependencies),
+                    response.urn,
+                )
+            )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Raw protobuf inputs with secrets unwrapped, for value assertions."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _plain(value["value"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Declared:
+    resources: list[Registered]
+    calls: list[str]
+
+    def of(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Registered:
+        (found,) = self.of(type_)
+        return found
+
+    def named(self, name: str) -> Registered:
+        (found,) = [r for r in self.resources if r.name == name]
+        return found
+
+
+ML = "azure-native:machinelearningservices:"
+GOOD = {
+    "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
+    "resourceGroup": "mlstack-dev",
+    "location": "westeurope",
+    "workspaceName": "mlstack-dev",
+    "storageAccount": "mlstackdev01",
+    "keyVault": "mlstack-dev-kv",
+    "registry": "mlstackdev01",
+}
+PROD = {**GOOD, "workspaceName": "mlstack-prod", "resourceGroup": "mlstack-prod",
+        "publicNetworkAccess": "Disabled", "protect": True}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _reset_runtime() -> Iterator[None]:
+    yield
+    pulumi.runtime.settings.reset_options()
+
+
+def declare(stack: str, azure: dict[str, Any], *, pinned_env: bool = True) -> Declared:
+    mocks = Recorder()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="mlstack", stack=stack, preview=False,
+                             monitor=monitor)  # fmt: skip
+    settings = AzureSettings.from_config(stack, {"azure": azure})
+    config = StackConfig(stack=stack, target="azure", tags={"env": stack})
+    envs = load_environment_specs(ROOT)
+    if pinned_env:
+        envs = tuple(e.model_copy(update={"version": "1"}) for e in envs)
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> pulumi.Output[Any]:
+        platform: AzurePlatform = build_azure(
+            settings,
+            config,
+            compute=load_compute_specs(ROOT),
+            endpoints=load_endpoint_specs(ROOT),
+            environments=envs,
+        )
+        return platform.workspace.id
+
+    run()
+    return Declared(monitor.registered, mocks.calls)
+
+
+@pytest.fixture(scope="module")
+def dev() -> Declared:
+    return declare("dev", GOOD)
+
+
+@pytest.fixture(scope="module")
+def prod() -> Declared:
+    return declare("prod", PROD)
+
+
+EXPECTED = [
+    "mlstack:azure:Platform",
+    "azure-native:resources:ResourceGroup",
+    "azure-native:storage:StorageAccount",
+    "azure-native:storage:BlobContainer",
+    "azure-native:keyvault:Vault",
+    "azure-native:operationalinsights:Workspace",
+    "azure-native:applicationinsights:Component",
+    "azure-native:containerregistry:Registry",
+    f"{ML}Workspace",
+    f"{ML}Datastore",
+    f"{ML}Compute",
+    f"{ML}EnvironmentVersion",
+    f"{ML}CodeVersion",
+    f"{ML}OnlineEndpoint",
+    f"{ML}OnlineDeployment",
+    "pulumi-python:dynamic:Resource",
+]
+
+
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_every_expected_resource_type_is_declared(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    declared: Declared = request.getfixturevalue(which)
+    types = {r.type for r in declared.resources}
+    assert set(EXPECTED) <= types
+    assert types - set(EXPECTED) == {"azure-native:storage:Blob"}  # the scoring code files
+
+
+def test_names_and_key_properties(dev: Declared) -> None:
+    assert dev.one("azure-native:resources:ResourceGroup").inputs == {
+        "resourceGroupName": "mlstack-dev", "location": "westeurope",
+        "tags": {"mlstack-stack": "dev", "env": "dev"},
+    }  # fmt: skip
+    sa = dev.one("azure-native:storage:StorageAccount").inputs
+    assert (sa["accountName"], sa["kind"], sa["sku"]) == ("mlstackdev01", "StorageV2",
+                                                          {"name": "Standard_LRS"})  # fmt: skip
+    assert sa["minimumTlsVersion"] == "TLS1_2"
+    assert sa["allowBlobPublicAccess"] is False
+    assert sa["resourceGroupName"] == "mlstack-dev"
+    container = dev.one("azure-native:storage:BlobContainer").inputs
+    assert (container["containerName"], container["publicAccess"]) == ("mlstack-dev", "None")
+    vault = dev.one("azure-native:keyvault:Vault").inputs
+    assert vault["vaultName"] == "mlstack-dev-kv"
+    assert vault["properties"]["enableRbacAuthorization"] is True
+    assert vault["properties"]["tenantId"] == "mock-tenant"
+    assert "enablePurgeProtection" not in vault["properties"]
+    insights = dev.one("azure-native:applicationinsights:Component").inputs
+    assert insights["workspaceResourceId"] == "/mock/Workspace/platform-logs"
+    assert insights["ingestionMode"] == "LogAnalytics"
+    acr = dev.one("azure-native:containerregistry:Registry").inputs
+    assert (acr["registryName"], acr["adminUserEnabled"]) == ("mlstackdev01", False)
+
+
+def test_workspace_is_wired_to_storage_vault_insights_and_registry(dev: Declared) -> None:
+    ws = dev.one(f"{ML}Workspace")
+    assert ws.inputs["workspaceName"] == "mlstack-dev"
+    assert ws.inputs["identity"] == {"type": "SystemAssigned"}
+    assert ws.inputs["storageAccount"] == "/mock/StorageAccount/platform-storage"
+    assert ws.inputs["keyVault"] == "/mock/Vault/platform-keyvault"
+    assert ws.inputs["applicationInsights"] == "/mock/Component/platform-insights"
+    assert ws.inputs["containerRegistry"] == "/mock/Registry/platform-registry"
+    assert ws.inputs["publicNetworkAccess"] == "Enabled"
+    wired = {dev.named(n).urn for n in ("platform-storage", "platform-keyvault",
+                                        "platform-insights", "platform-registry")}  # fmt: skip
+    assert wired <= ws.depends_on
+
+
+def test_datastore_is_identity_based_by_default(dev: Declared) -> None:
+    ds = dev.one(f"{ML}Datastore").inputs
+    assert ds["name"] == "mlstack"
+    assert ds["workspaceName"] == "mlstack-dev"
+    props = ds["properties"]
+    assert props["datastoreType"] == "AzureBlob"
+    assert (props["accountName"], props["containerName"]) == ("mlstackdev01", "mlstack-dev")
+    assert props["credentials"] == {"credentialsType": "None"}
+    assert props["serviceDataAccessAuthIdentity"] == "WorkspaceSystemAssignedIdentity"
+    assert "azure-native:storage:listStorageAccountKeys" not in dev.calls
+
+
+def test_account_key_is_a_secret_when_configured() -> None:
+    declared = declare("dev", {**GOOD, "datastoreAuth": "accountKey"})
+    ds = declared.one(f"{ML}Datastore")
+    raw_key = ds.raw["properties"]["credentials"]["secrets"]["key"]
+    assert raw_key == {SIG_KEY: SECRET_SIG, "value": STORAGE_KEY}
+    assert ds.inputs["properties"]["credentials"]["credentialsType"] == "AccountKey"
+    secret_fields = [r.name for r in declared.resources if SECRET_SIG in str(r.raw)]
+    # Only the datastore (and the dynamic traffic step's pickled provider) carry secrets.
+    assert set(secret_fields) <= {"platform-datastore", "platform-traffic-digits"}
+    assert "platform-datastore" in secret_fields
+
+
+def test_compute_cluster_scales_to_zero(dev: Declared) -> None:
+    compute = dev.one(f"{ML}Compute").inputs
+    assert compute["computeName"] == "cpu-cluster"
+    assert compute["workspaceName"] == "mlstack-dev"
+    props = compute["properties"]
+    assert props["computeType"] == "AmlCompute"
+    assert props["properties"]["vmSize"] == "Standard_DS3_v2"
+    assert props["properties"]["vmPriority"] == "Dedicated"
+    assert props["properties"]["scaleSettings"] == {
+        "minNodeCount": 0, "maxNodeCount": 4, "nodeIdleTimeBeforeScaleDown": "PT120S",
+    }  # fmt: skip
+
+
+def test_pinned_environment_becomes_an_environment_version(dev: Declared) -> None:
+    env = dev.one(f"{ML}EnvironmentVersion").inputs
+    assert (env["name"], env["version"]) == ("digits-env", "1")
+    assert env["properties"]["image"].startswith("mcr.microsoft.com/azureml/")
+    assert "torch" in env["properties"]["condaFile"]
+
+
+def test_unpinned_environments_are_left_to_the_provider() -> None:
+    declared = declare("dev", GOOD, pinned_env=False)
+    assert declared.of(f"{ML}EnvironmentVersion") == []
+
+
+def test_endpoint_then_deployment_then_traffic(dev: Declared) -> None:
+    endpoint = dev.one(f"{ML}OnlineEndpoint")
+    assert endpoint.inputs["endpointName"] == "digits"
+    assert endpoint.inputs["properties"]["authMode"] == "Key"
+    assert "traffic" not in endpoint.inputs["properties"]
+    deployment = dev.one(f"{ML}OnlineDeployment")
+    assert deployment.inputs["deploymentName"] == "blue"
+    assert deployment.inputs["endpointName"] == "digits"
+    assert endpoint.urn in deployment.depends_on
+    props = deployment.inputs["properties"]
+    assert props["instanceType"] == "Standard_DS3_v2"
+    assert deployment.inputs["sku"]["capacity"] == 1
+    ws_id = "/mock/MLWorkspace/platform-workspace"
+    assert props["model"] == f"{ws_id}/models/digits-cnn/versions/1"
+    assert props["environmentId"] == f"{ws_id}/environments/digits-env/versions/1"
+    assert dev.one(f"{ML}EnvironmentVersion").urn in deployment.depends_on
+    code = dev.one(f"{ML}CodeVersion")
+    assert props["codeConfiguration"] == {"codeId": f"/mock/CodeVersion/{code.name}",
+                                          "scoringScript": "score.py"}  # fmt: skip
+    assert code.inputs["properties"]["codeUri"].startswith(
+        "https://mlstackdev01.blob.core.windows.net/mlstack-dev/code/"
+    )
+    blobs = {b.inputs["blobName"].rsplit("/", 1)[-1] for b in dev.of("azure-native:storage:Blob")}
+    assert "score.py" in blobs
+    traffic = dev.one("pulumi-python:dynamic:Resource")
+    assert traffic.inputs["traffic"] == {"blue": 100}
+    assert traffic.inputs["endpoint"] == "digits"
+    assert {endpoint.urn, deployment.urn} <= traffic.depends_on
+
+
+def test_dev_is_unprotected_and_public(dev: Declared) -> None:
+    assert [r.name for r in dev.resources if r.protect] == []
+    assert dev.one(f"{ML}Workspace").inputs["publicNetworkAccess"] == "Enabled"
+
+
+def test_prod_protects_workspace_storage_and_vault_and_is_private(prod: Declared) -> None:
+    protected = {r.type for r in prod.resources if r.protect}
+    assert protected == {
+        f"{ML}Workspace",
+        "azure-native:storage:StorageAccount",
+        "azure-native:keyvault:Vault",
+    }
+    assert prod.one(f"{ML}Workspace").inputs["publicNetworkAccess"] == "Disabled"
+    assert prod.one(f"{ML}OnlineEndpoint").inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    assert prod.one("azure-native:keyvault:Vault").inputs["properties"]["enablePurgeProtection"]
+    assert prod.one(f"{ML}Workspace").inputs["workspaceName"] == "mlstack-prod"
