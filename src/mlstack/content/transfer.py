@@ -21,11 +21,22 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Literal
+from urllib.parse import quote
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.completion import (
+    DIGEST,
+    SHA256,
+    complaint,
+    is_complete,
+    listing,
+    marker_digest,
+    marker_name,
+    problems,
+)
 from mlstack.content.manifest import FileEntry, Manifest
 from mlstack.content.transport import (
     DEFAULT_RETRY,
@@ -51,8 +62,6 @@ __all__ = [
 ]
 
 COPY_TIMEOUT_S = 600.0
-SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
-DIGEST = "digest"  # marker metadata key holding the manifest digest
 
 
 @dataclass(frozen=True)
@@ -77,16 +86,6 @@ class TransferReport:
 
 class _CopyFailedError(RetryableError):
     """The service reported a server-side copy as failed or aborted: worth another try."""
-
-
-def marker_name(prefix: str) -> str:
-    """``LocalUpload/<hex>/<name>`` → ``LocalUpload/<hex>/.<name>.complete``.
-
-    A sibling, not a child, keeps the folder a plain copy of the asset; one marker per
-    folder (not per digest) because two asset names may share one content digest.
-    """
-    parent, _, leaf = clean_prefix(prefix).rpartition("/")
-    return f"{parent}/.{leaf}.complete" if parent else f".{leaf}.complete"
 
 
 class _HashingReader:
@@ -177,6 +176,15 @@ class _Uploader:
             blob.delete_blob()  # its sha256 metadata would vouch for bytes it does not hold
             raise _changed(path)
 
+    def _source_url(self, source: str) -> str:
+        """A blob of this container, or ``/<container>/<blob>`` in another of the account
+        (how a promotion copies from one workspace's datastore to another's)."""
+        if not source.startswith("/"):
+            return str(self.container.get_blob_client(source).url)
+        other, _, name = source[1:].partition("/")
+        account_url = self.container.url.rsplit("/", 1)[0]
+        return f"{account_url}/{other}/{quote(name)}"
+
     def copy(self, entry: FileEntry, source: str) -> _Done:
         """Copy ``source`` server-side; the copy inherits its sha256 metadata, checked later."""
         try:
@@ -195,7 +203,7 @@ class _Uploader:
 
     def _copy_once(self, entry: FileEntry, source: str) -> None:
         target = self.container.get_blob_client(blob_name(self.prefix, entry))
-        source_url = self.container.get_blob_client(source).url
+        source_url = self._source_url(source)
         started = target.start_copy_from_url(source_url)
         status = started.get("copy_status")
         deadline, pause = time.monotonic() + COPY_TIMEOUT_S, 0.1
@@ -207,71 +215,6 @@ class _Uploader:
             target.abort_copy(str(started["copy_id"]))
         if status != "success":
             raise _CopyFailedError(f"server-side copy ended as {status!r}")
-
-
-def _listing(
-    container: ContainerClient, prefix: str, retry: RetryPolicy
-) -> dict[str, tuple[int, str | None]]:
-    """Every blob under the folder: name → (size, sha256 metadata), in one paged listing."""
-
-    def run() -> dict[str, tuple[int, str | None]]:
-        blobs = container.list_blobs(name_starts_with=f"{prefix}/", include=["metadata"])
-        return {b.name: (b.size, (b.metadata or {}).get(SHA256)) for b in blobs}
-
-    return with_retry(run, f"listing '{prefix}/' in container '{container.container_name}'", retry)
-
-
-def _problems(
-    manifest: Manifest, prefix: str, listed: Mapping[str, tuple[int, str | None]]
-) -> dict[str, str]:
-    """Blob name → what is wrong with it, for missing, mismatched and extra blobs."""
-    expected = {blob_name(prefix, e): (e.size, e.sha256) for e in manifest.entries}
-    found: dict[str, str] = {}
-    for name, want in expected.items():
-        got = listed.get(name)
-        if got is None:
-            found[name] = "missing"
-        elif got != want:
-            found[name] = f"holds size {got[0]} sha256 {got[1]}, expected {want[0]} {want[1]}"
-    for name in listed.keys() - expected.keys():
-        found[name] = "not in the manifest"
-    return found
-
-
-def _complain(container: str, prefix: str, problems: Mapping[str, str]) -> WorkspaceError:
-    lines = [f"  - {name}: {why}" for name, why in sorted(problems.items())[:10]]
-    if len(problems) > 10:
-        lines.append(f"  ... and {len(problems) - 10} more")
-    head = (
-        f"folder '{prefix}/' in container '{container}' does not match its manifest; "
-        "remove the blobs listed below (or the whole folder) and run again:"
-    )
-    return WorkspaceError("\n".join([head, *lines]))
-
-
-def _marker_digest(container: ContainerClient, prefix: str, retry: RetryPolicy) -> str | None:
-    def run() -> str | None:
-        try:
-            props = container.get_blob_client(marker_name(prefix)).get_blob_properties()
-        except ResourceNotFoundError:
-            return None
-        return (props.metadata or {}).get(DIGEST)
-
-    return with_retry(run, f"reading the marker of '{prefix}/'", retry)
-
-
-def is_complete(
-    endpoint: BlobEndpoint,
-    container: str,
-    prefix: str,
-    digest: str,
-    *,
-    retry: RetryPolicy = DEFAULT_RETRY,
-) -> bool:
-    """True when the folder ``prefix`` holds the complete, verified content of ``digest``."""
-    with endpoint.client(pool=1, retries=0) as service:
-        client = service.get_container_client(container)
-        return _marker_digest(client, clean_prefix(prefix), retry) == digest
 
 
 @dataclass(frozen=True)
@@ -344,21 +287,22 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
 ) -> TransferReport:
     """Make ``<prefix>/`` a verified copy of ``manifest`` (files under ``root``), marker last.
 
-    ``known`` maps sha256 → a blob in ``container`` holding that content (e.g. from earlier
-    versions); such content is copied server-side instead of being sent again.
+    ``known`` maps sha256 → a blob holding that content, in ``container`` (e.g. from earlier
+    versions) or as ``/<container>/<blob>`` in another container of the same account; such
+    content is copied server-side instead of being sent again.
     """
     started = time.monotonic()
     prefix = clean_prefix(prefix)
     check_paths(manifest)
     with transfer_client(endpoint, threads) as service:
         client = service.get_container_client(container)
-        if _marker_digest(client, prefix, retry) == manifest.digest:
+        if marker_digest(client, prefix, retry) == manifest.digest:
             return _report(started, [], [], manifest.entries)
-        existing = _listing(client, prefix, retry)
+        existing = listing(client, prefix, retry)
         expected = {blob_name(prefix, e) for e in manifest.entries}
         stray = {name: "not in the manifest" for name in existing.keys() - expected}
         if stray:  # refuse before sending anything: the folder must end up a plain copy
-            raise _complain(container, prefix, stray)
+            raise complaint(container, prefix, stray)
         plan = _plan(manifest, prefix, existing, known)
 
         to_send = sum(e.size for e, source in plan.first if source is None)
@@ -375,16 +319,16 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
 
             # A copy inherits its source's metadata, so a source that did not hold what
             # ``known`` claimed shows up here; those files are sent from the client instead.
-            problems = _problems(manifest, prefix, _listing(client, prefix, retry))
-            redo = [e for e in copied if blob_name(prefix, e) in problems]
-            if redo and len(redo) == len(problems):
+            wrong = problems(manifest, prefix, listing(client, prefix, retry))
+            redo = [e for e in copied if blob_name(prefix, e) in wrong]
+            if redo and len(redo) == len(wrong):
                 meter.grow(0, sum(e.size for e in redo))
                 run_parallel(pool, [work.step(e, None) for e in redo])
                 copied = [e for e in copied if e not in redo]
                 uploaded += redo
-                problems = _problems(manifest, prefix, _listing(client, prefix, retry))
-        if problems:
-            raise _complain(container, prefix, problems)
+                wrong = problems(manifest, prefix, listing(client, prefix, retry))
+        if wrong:
+            raise complaint(container, prefix, wrong)
 
         with_retry(
             lambda: client.upload_blob(

@@ -146,6 +146,26 @@ def test_new_version_sends_the_changed_file_and_copies_the_rest(
     assert is_complete(endpoint, container.container_name, prefix, v2.digest)
 
 
+def test_content_in_another_container_of_the_account_is_copied_not_sent(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    """How a promotion moves a version between two workspaces' datastores."""
+    manifest = write_tree(tmp_path / "v1", FILES)
+    prefix = prefix_of(manifest)
+    send(tmp_path / "v1", manifest, endpoint, container, prefix)
+    source = {e.sha256: f"/{container.container_name}/{prefix}/{e.path}" for e in manifest.entries}
+    with endpoint.client() as service:
+        target = service.create_container(f"t-{uuid.uuid4().hex[:16]}")
+        try:
+            # No local files at all: everything must come from the other container.
+            report = send(tmp_path / "absent", manifest, endpoint, target, prefix, known=source)
+            assert (report.uploaded_files, report.copied_files) == (0, len(FILES))
+            assert blobs(target, prefix) == FILES
+            assert is_complete(endpoint, target.container_name, prefix, manifest.digest)
+        finally:
+            target.delete_container()
+
+
 def test_rerun_after_a_crash_sends_only_the_missing_files_then_marks_complete(
     tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
 ) -> None:
