@@ -14,12 +14,13 @@ from typing import Any
 from mlstack.config.assets import DataSpec
 from mlstack.config.environments import EnvironmentSpec
 from mlstack.config.models import ModelSpec
-from mlstack.config.stack import StackConfig
+from mlstack.config.stack import Promotion, StackConfig, stack_file
 from mlstack.content.artefact import Artefact, metric, read_artefact
 from mlstack.content.hashcache import HashCache
 from mlstack.content.manifest import Manifest
 from mlstack.content.scan import scan
-from mlstack.errors import ConfigError, NotFoundError, Problem
+from mlstack.errors import ConfigError, NotFoundError, Problem, WorkspaceError
+from mlstack.providers.promoted import source_version
 from mlstack.workspace.asset import AssetVersion
 from mlstack.workspace.local import LocalWorkspace
 
@@ -59,6 +60,28 @@ class Planned:
     name: str
     props: dict[str, Any] | None
     note: str = ""
+    promoted: bool = False  # declared from another stack's version, not from local files
+
+
+def _promoted(
+    ctx: PlanContext, kind: str, name: str, promotion: Promotion, metadata: dict[str, Any]
+) -> Planned | None:
+    """The props of a promoted version, checked against its source already at preview."""
+    field = f"mlstack:promotions.{'models' if kind == 'model' else 'data'}.{name}"
+    try:
+        _, found = source_version(
+            ctx.home, kind, name, source_stack=promotion.source, version=promotion.version,
+            digest=promotion.digest,
+        )  # fmt: skip
+    except WorkspaceError as error:
+        ctx.problems.append(Problem(stack_file(ctx.config.stack), field, str(error)))
+        return None
+    props = {
+        **ctx.base(name), "type": found.type, "source_stack": promotion.source,
+        "source_version": promotion.version, "digest": promotion.digest,
+        "files": found.files, "bytes": found.bytes, "version_pin": "", **metadata,
+    }  # fmt: skip
+    return Planned(name, props, promoted=True)
 
 
 def change_summary(ws: LocalWorkspace, name: str, manifest: Manifest) -> str:
@@ -76,6 +99,15 @@ def change_summary(ws: LocalWorkspace, name: str, manifest: Manifest) -> str:
 def plan_data(ctx: PlanContext, specs: tuple[DataSpec, ...]) -> list[Planned]:
     planned = []
     for spec in specs:
+        promotion = ctx.config.promotions.data.get(spec.name)
+        if promotion is not None:
+            metadata = {
+                "description": spec.description, "tags": spec.tags,
+                "changes": f"promoted from {promotion.source}:{promotion.version}",
+            }  # fmt: skip
+            item = _promoted(ctx, "data", spec.name, promotion, metadata)
+            planned += [item] if item else []
+            continue
         manifest = ctx.scan(spec.path, spec.file)
         if manifest is None:
             continue
@@ -148,6 +180,29 @@ def _artefact_or_hold(ctx: PlanContext, spec: ModelSpec) -> tuple[Artefact | Non
     return artefact, ""
 
 
+def _plan_promoted_model(
+    ctx: PlanContext, spec: ModelSpec, promotion: Promotion, current: AssetVersion | None
+) -> list[Planned]:
+    source = f"{promotion.source}:{promotion.version}"
+    metadata = {"description": spec.description, "tags": spec.tags, "stage": spec.stage or "",
+                "spec": str(spec.file), "metrics_change": f"promoted from {source}"}  # fmt: skip
+    item = _promoted(ctx, "model", spec.name, promotion, metadata)
+    if item is None or item.props is None:
+        return []
+    if current is not None and current.digest == promotion.digest:
+        item.props["metrics_change"] = f"unchanged (version {current.version}, from {source})"
+    else:
+        try:
+            source_ws = LocalWorkspace.open(ctx.home, promotion.source)
+            after = dict(source_ws.models.get(spec.name, promotion.version).properties)
+            before = dict(current.properties.get("metrics", {})) if current else None
+            change = metrics_change(spec, before, dict(after.get("metrics", {})))
+            item.props["metrics_change"] = f"{change} (promoted from {source})"
+        except NotFoundError:
+            pass  # already reported by _promoted
+    return [item]
+
+
 def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]:
     """A new version for each complete artefact that passes its gates.
 
@@ -160,6 +215,17 @@ def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]
             current: AssetVersion | None = ctx.ws.models.get(spec.name)
         except NotFoundError:
             current = None
+        promotion = ctx.config.promotions.models.get(spec.name)
+        if promotion is not None:
+            planned += _plan_promoted_model(ctx, spec, promotion, current)
+            continue
+        if ctx.config.model_source == "promotion":
+            note = (
+                f"model {spec.name}: this stack takes models only through promotion: run "
+                f"`mlstack promote {spec.name} --from <stack> --to {ctx.config.stack}`"
+            )
+            planned.append(Planned(spec.name, None, note))
+            continue
         artefact, hold = _artefact_or_hold(ctx, spec)
         if artefact is None:
             if not hold:

@@ -29,6 +29,7 @@ from mlstack.project import Project
 from mlstack.providers.data_asset import DataAsset
 from mlstack.providers.environment import EnvironmentVersion
 from mlstack.providers.model_version import ModelVersion
+from mlstack.providers.promoted import PromotedData, PromotedModel
 from mlstack.workspace.local import LocalWorkspace
 
 
@@ -109,14 +110,19 @@ def build(config: StackConfig, project: Project) -> None:
     platform = LocalPlatform("platform", config, project.home)
     workspace = platform.workspace
     opts = pulumi.ResourceOptions(parent=platform, depends_on=[workspace])
-    data = {p.name: DataAsset(f"data-{p.name}", p.props, opts) for p in data_plan if p.props}
+    data: dict[str, Any] = {}
+    for planned in data_plan:
+        if planned.props:
+            data_kind = PromotedData if planned.promoted else DataAsset
+            data[planned.name] = data_kind(f"data-{planned.name}", planned.props, opts)
     envs = {p.name: EnvironmentVersion(f"env-{p.name}", p.props, opts) for p in env_plan if p.props}
-    models = {}
+    models: dict[str, Any] = {}
     for planned in model_plan:
         if planned.note:
             pulumi.log.warn(planned.note)
         if planned.props:
-            models[planned.name] = ModelVersion(f"model-{planned.name}", planned.props, opts)
+            model_kind = PromotedModel if planned.promoted else ModelVersion
+            models[planned.name] = model_kind(f"model-{planned.name}", planned.props, opts)
 
     pulumi.export("target", config.target)
     pulumi.export("workspace", workspace.name)

@@ -20,6 +20,7 @@ from mlstack.cli.inspect import (
 )
 from mlstack.cli.lineage import lineage_command
 from mlstack.cli.local import local_app
+from mlstack.cli.promote import promote_command
 from mlstack.errors import MlstackError
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(local_app, name="local")
 app.command("lineage")(lineage_command)
+app.command("promote")(promote_command)
 # `mlstack env` alone prints the offline Pulumi settings (eval "$(mlstack env)");
 # its subcommands inspect environment assets.
 app.add_typer(env_app, name="env")

@@ -42,6 +42,7 @@ def lineage_record(model: AssetVersion) -> dict[str, Any]:
         "environment": lineage.get("environment"),
         "code": lineage.get("code"),
         "job": lineage.get("job"),
+        "promotion": model.properties.get("promotion"),
         "parameters": lineage.get("parameters", {}),
         "started_at": lineage.get("started_at"),
         "ended_at": lineage.get("ended_at"),
@@ -67,6 +68,10 @@ def _table(record: dict[str, Any]) -> Table:
         " (dirty)" if code.get("dirty") else ""
     )
     table.add_row("code", code.get("script", ""), revision)
+    promotion = record["promotion"]
+    if promotion:
+        source = f"{promotion['source_stack']}:{promotion['source_version']}"
+        table.add_row("promoted from", source, f"on {promotion['promoted_at']}")
     if record["job"]:
         table.add_row("job", str(record["job"]), "")
     params = ", ".join(f"{k}={v}" for k, v in sorted(record["parameters"].items()))

@@ -19,6 +19,37 @@ from mlstack.errors import ConfigError, Problem
 NAMESPACE = "mlstack"
 
 
+class Promotion(BaseModel):
+    """A version promoted from another stack: where from, which version, which content.
+
+    The digest is the review artefact: ``pulumi up`` refuses a source whose content no
+    longer matches it, so an edited pin or a changed source can never slip through.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from")
+    version: str = Field(pattern=r"^[1-9][0-9]*$")
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+    @field_validator("source")
+    @classmethod
+    def _source_stack(cls, value: str) -> str:
+        problem = stack_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class Promotions(BaseModel):
+    """Promoted versions by asset kind and name, as ``mlstack promote`` writes them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, Promotion] = Field(default_factory=dict)
+    data: dict[str, Promotion] = Field(default_factory=dict)
+
+
 class StackConfig(BaseModel):
     """Everything the program needs to know about one stack."""
 
@@ -32,6 +63,9 @@ class StackConfig(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     container: str = ""
     azure: dict[str, Any] | None = None  # the azure target's settings: see config.azure
+    promotions: Promotions = Field(default_factory=Promotions)
+    # "promotion": models enter this stack only through `mlstack promote` (production).
+    model_source: Literal["artefact", "promotion"] = "artefact"
 
     @field_validator("stack")
     @classmethod
@@ -68,6 +102,10 @@ def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         for item in error.errors():
             key = ".".join(str(part) for part in item["loc"])
             reason = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "string_pattern_mismatch" and "version" in key:
+                reason = "must be a version number such as 3: run `mlstack promote` to set it"
+            elif item["type"] == "string_pattern_mismatch" and "digest" in key:
+                reason = "must be sha256:<64 hex digits>: run `mlstack promote` to set it"
             if item["type"] == "extra_forbidden":
                 reason = "unknown key: remove it or correct its spelling"
             field = "stack name" if key == "stack" else f"{NAMESPACE}:{key}"
