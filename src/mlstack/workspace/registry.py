@@ -25,7 +25,7 @@ _COLUMNS = (
     "properties, stage, archived, created_at"
 )
 # What the service says when an existing version's content is changed.
-_IMMUTABLE = {
+IMMUTABLE = {
     "data": "Asset paths cannot be updated.",
     "model": "Model version content is immutable; only description, tags and stage change.",
     "environment": "Conflict (409): an environment version's image and conda file are immutable.",
@@ -101,7 +101,7 @@ class Registry:
             if existing is not None:
                 if tuple(existing) != (uri, digest):
                     raise ImmutableError(
-                        f"{self.kind} {name}:{version}: {_IMMUTABLE[self.kind]} "
+                        f"{self.kind} {name}:{version}: {IMMUTABLE[self.kind]} "
                         "Register the new content as a new version instead."
                     )
                 return self._get(db, name, version), False

@@ -1,0 +1,244 @@
+"""AzureMLWorkspace: the ``azure`` target's asset registry, on azure-ai-ml's ``MLClient``.
+
+The same interface and semantics as :class:`mlstack.workspace.local.LocalWorkspace`:
+``data``, ``models`` and ``environments`` are registries with ``register / get / list /
+manifest / update / set_archived``, plus the ``*_data`` helpers and ``stored_content()``.
+Content never goes through azure-ai-ml's uploader: :meth:`register_folder` resolves the
+datastore (``GET datastores/<name>``, ``POST .../listSecrets``), moves the folder with
+:func:`mlstack.content.transfer.upload` to ``LocalUpload/<hex digest>/<name>/`` (only what
+the datastore lacks, completion marker last), and only then PUTs the version with the
+``azureml://datastores/<ds>/paths/LocalUpload/<hex>/<name>/`` path. The marker holds the
+manifest, so ``manifest()`` reads it back from the datastore.
+
+Building the client makes no request; every call is one or a few ARM requests (see
+``docs/azure.md``, "What mlstack sends"). Tests pass ``transport=`` (a requests session
+with a canned adapter) and ``blob_url=`` (Azurite) to :meth:`AzureMLWorkspace.connect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from azure.ai.ml import MLClient
+from azure.core.exceptions import ResourceNotFoundError
+
+from mlstack.config.azure import AzureSettings
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.manifest import Manifest
+from mlstack.content.transfer import TransferReport, marker_name, upload
+from mlstack.errors import NotFoundError, WorkspaceError
+from mlstack.workspace.asset import AssetVersion, DataVersion, datastore_uri, upload_prefix
+from mlstack.workspace.azure_datastore import Datastore, resolve_datastore
+from mlstack.workspace.azure_registry import AzureRegistry, service_errors
+
+__all__ = ["AzureMLWorkspace", "AzureRegistry", "Datastore"]
+
+KNOWN_VERSIONS = 3
+"""How many earlier versions of a name lend their files to a new one (one blob GET each)."""
+
+
+class AzureMLWorkspace:
+    """One Azure ML workspace, reached with ``client``; content in datastore ``datastore``.
+
+    ``datastore`` None means the workspace's default datastore. ``identity`` signs blob
+    requests when the datastore keeps no key or SAS (identity-based access).
+    """
+
+    def __init__(
+        self,
+        client: MLClient,
+        *,
+        datastore: str | None = None,
+        identity: Any = None,
+        blob_url: str | None = None,
+        threads: int = 8,
+    ) -> None:
+        self.client = client
+        self.data = AzureRegistry(client.data, "data")
+        self.models = AzureRegistry(client.models, "model")
+        self.environments = AzureRegistry(client.environments, "environment")
+        self._datastore_name = datastore
+        self._identity = identity
+        self._blob_url = blob_url
+        self._store: Datastore | None = None
+        self.threads = threads
+        self.last_transfer: TransferReport | None = None
+
+    @classmethod
+    def connect(
+        cls,
+        settings: AzureSettings,
+        credential: Any,
+        *,
+        transport: Any = None,
+        blob_url: str | None = None,
+    ) -> AzureMLWorkspace:
+        """The workspace an ``azure`` stack declares; ``credential`` has ``get_token()``
+        (``azure.identity.DefaultAzureCredential()`` after ``az login``)."""
+        extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
+        client = MLClient(
+            credential,
+            subscription_id=settings.subscription_id,
+            resource_group_name=settings.resource_group,
+            workspace_name=settings.workspace_name,
+            **extra,
+        )
+        return cls(client, datastore=settings.datastore_name, identity=credential,
+                   blob_url=blob_url)  # fmt: skip
+
+    # -- the datastore --------------------------------------------------------------------
+
+    @property
+    def datastore(self) -> Datastore:
+        """The resolved datastore, read (with its secret) once per workspace object."""
+        if self._store is None:
+            what = f"reading datastore {self._datastore_name or '(default)'}"
+            with service_errors(what):
+                self._store = resolve_datastore(
+                    self.client, self._datastore_name, self._identity, self._blob_url
+                )
+        return self._store
+
+    @property
+    def endpoint(self) -> BlobEndpoint:
+        return self.datastore.endpoint
+
+    @property
+    def container(self) -> str:
+        return self.datastore.container
+
+    def uri(self, prefix: str) -> str:
+        """``azureml://datastores/<this datastore>/paths/<prefix>/``."""
+        return datastore_uri(prefix, self.datastore.name)
+
+    def _registry(self, kind: str) -> AzureRegistry:
+        registries = {"data": self.data, "model": self.models, "environment": self.environments}
+        if kind not in registries:
+            raise WorkspaceError(f"unknown asset kind {kind!r}: use data, model or environment")
+        return registries[kind]
+
+    def _marker(self, prefix: str) -> Manifest | None:
+        """The manifest the completion marker of ``prefix`` holds; None if there is none."""
+        with self.endpoint.client(pool=1) as service:
+            blob = service.get_blob_client(self.container, marker_name(prefix))
+            try:
+                return Manifest.from_json(blob.download_blob().readall().decode())
+            except ResourceNotFoundError:
+                return None
+
+    def manifest(self, kind: str, name: str, version: str) -> Manifest:
+        """The files of a stored version, read from its completion marker."""
+        found = self._registry(kind).get(name, version)
+        manifest = self._marker(upload_prefix(found.digest, name)) if found.files else None
+        if manifest is None:
+            raise NotFoundError(
+                f"{kind} asset {name}:{version} has no files in this workspace's datastore"
+            )
+        if manifest.digest != found.digest:
+            raise WorkspaceError(
+                f"{kind} asset {name}:{version}: the datastore's manifest has digest "
+                f"{manifest.digest}, the version says {found.digest}; its files were changed "
+                "outside mlstack: register the folder again"
+            )
+        return manifest
+
+    def _known(self, versions: list[AssetVersion]) -> dict[str, str]:
+        known: dict[str, str] = {}
+        newest = [v for v in reversed(versions) if v.files][:KNOWN_VERSIONS]
+        for version in newest:
+            prefix = upload_prefix(version.digest, version.name)
+            manifest = self._marker(prefix)
+            for entry in manifest.entries if manifest else ():
+                known.setdefault(entry.sha256, f"{prefix}/{entry.path}")
+        return known
+
+    def stored_content(self, name: str | None = None) -> dict[str, str]:
+        """sha256 → a blob holding it, from the newest versions of each data/model name.
+
+        One listing per name and one marker read per version: pass ``name`` to limit it.
+        """
+        known: dict[str, str] = {}
+        for registry in (self.data, self.models):
+            versions = registry.list(name)
+            for each in sorted({v.name for v in versions}):
+                for sha, blob in self._known([v for v in versions if v.name == each]).items():
+                    known.setdefault(sha, blob)
+        return known
+
+    # -- content + registration -----------------------------------------------------------
+
+    def register_folder(
+        self,
+        kind: str,
+        name: str,
+        root: Path,
+        manifest: Manifest,
+        *,
+        type_: str,
+        properties: Mapping[str, Any] | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        stage: str = "",
+        version: str | None = None,
+        progress: bool = False,
+    ) -> tuple[AssetVersion, bool]:
+        """Store the folder ``root`` (scanned as ``manifest``) and register it.
+
+        Requests: list the name's versions (digest look-up: ``All`` then ``ArchivedOnly``),
+        resolve the datastore, upload what it lacks, then PUT the next version — or, for
+        content that already has a version, nothing (or one PUT to restore it/renew its
+        metadata). A crash before the PUT leaves no version; the next run resumes.
+        """
+        registry = self._registry(kind)
+        listing = registry.list(name) if version is None else None
+        prefix = upload_prefix(manifest.digest, name)
+        store = self.datastore
+        exists = any(v.digest == manifest.digest for v in listing or ())
+        known = {} if exists else self._known(listing or [])
+        self.last_transfer = upload(
+            root, manifest, store.endpoint, store.container, prefix, known,
+            self.threads, progress,
+        )  # fmt: skip
+        return registry.register(
+            name, type_=type_, uri=datastore_uri(prefix, store.name), digest=manifest.digest,
+            manifest=manifest, properties=properties, description=description, tags=tags,
+            stage=stage, version=version, versions=listing,
+        )  # fmt: skip
+
+    # -- data, read as the service's data operations (as LocalWorkspace offers them) ------
+
+    def register_data(
+        self,
+        name: str,
+        *,
+        type_: str,
+        uri: str,
+        manifest: Manifest,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        version: str | None = None,
+    ) -> tuple[DataVersion, bool]:
+        """Register content already stored at ``uri`` (see :meth:`register_folder`)."""
+        return self.data.register(
+            name, type_=type_, uri=uri, digest=manifest.digest, manifest=manifest,
+            description=description, tags=tags, version=version,
+        )  # fmt: skip
+
+    def get_data(self, name: str, version: str | None = None) -> DataVersion:
+        return self.data.get(name, version)
+
+    def list_data(self, name: str | None = None) -> list[DataVersion]:
+        return self.data.list(name)
+
+    def data_manifest(self, name: str, version: str) -> Manifest:
+        return self.manifest("data", name, version)
+
+    def update_data(
+        self, name: str, version: str, description: str, tags: Mapping[str, str]
+    ) -> DataVersion:
+        return self.data.update(name, version, description, tags)
+
+    def set_data_archived(self, name: str, version: str, archived: bool) -> DataVersion:
+        return self.data.set_archived(name, version, archived)
