@@ -1,0 +1,305 @@
+"""The endpoint router: the one process clients talk to, in front of the deployments.
+
+It behaves like an Azure ML managed online endpoint's front door:
+
+- ``POST /score`` needs ``Authorization: Bearer <key>`` (primary or secondary) → else 401.
+- ``azureml-model-deployment: <name>`` pins a deployment (even one with 0% traffic);
+  an unknown name → 404. Otherwise a deployment is drawn by weighted random choice
+  over ``traffic``; when none takes traffic → 503.
+- ``mirror_traffic`` sends a copy of that share of (unpinned) requests to a deployment,
+  fire-and-forget; its answer is ignored.
+- The answer carries ``azureml-model-deployment: <chosen>`` and ``x-request-id``.
+- Bodies over ``max_body_bytes`` → 413 (by Content-Length, else counted while
+  streaming); wrong method → 405; a deployment's 4xx (bad JSON, wrong shape) is passed
+  through; its 5xx becomes 424 "model error", as Azure ML reports it; a timeout → 408.
+- A deployment that cannot be reached → the request is retried once, on another
+  deployment with traffic when there is one, so stopping a deployment after moving its
+  traffic away never fails a request; if the retry fails too → 502.
+
+The routing table is the ``--routes`` file, re-read when it changes (see ``routes``).
+Keys appear there only as sha256 digests and are never logged.
+Run it as ``python -m mlstack.serving.router --routes FILE --port P``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mlstack.serving.keys import key_matches
+from mlstack.serving.routes import Routes, RoutesFile
+from mlstack.serving.server import serve
+
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+HEALTH_TIMEOUT_S = 2.0
+MAX_MIRRORS_IN_FLIGHT = 64  # beyond this, copies are dropped rather than queued
+# Failures where the deployment went away (stopped, restarting, a stale pooled
+# connection): scoring is a pure function of the body, so sending it again is safe.
+RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+log = logging.getLogger("mlstack.serving.router")
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+
+def _presented_key(request: Request) -> str | None:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    return key if scheme.lower() == "bearer" and key else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or ``BodyTooLargeError`` as soon as it is known to exceed ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Router:
+    """Per-process state: the routes file, the shared HTTP client, in-flight mirrors."""
+
+    def __init__(self, routes_file: RoutesFile, rng: random.Random | None = None) -> None:
+        self.routes_file = routes_file
+        self.rng = rng or random.Random()  # noqa: S311 - traffic split, not security
+        self.mirrors: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        assert self._client is not None, "the router's lifespan has not started"
+        return self._client
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        # trust_env=False: proxy variables must never divert loopback traffic.
+        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+            self._client = client
+            yield
+            for task in list(self.mirrors):
+                task.cancel()
+        self._client = None
+
+    async def _post(
+        self, routes: Routes, name: str, body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        timeout = httpx.Timeout(routes.request_timeout_ms / 1000, connect=2.0)
+        url = routes.deployments[name].rstrip("/") + "/score"
+        return await self.client.post(url, content=body, headers=headers, timeout=timeout)
+
+    def _mirror(self, routes: Routes, name: str, body: bytes, headers: dict[str, str]) -> None:
+        if len(self.mirrors) >= MAX_MIRRORS_IN_FLIGHT:
+            return
+
+        async def send() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                await self._post(routes, name, body, headers)
+
+        task = asyncio.create_task(send())
+        self.mirrors.add(task)  # a strong reference, or the task may be collected mid-flight
+        task.add_done_callback(self.mirrors.discard)
+
+    async def score(self, request: Request) -> Response:
+        routes = self.routes_file.current()
+        key = _presented_key(request)
+        if key is None:
+            return _error(
+                401,
+                "this endpoint needs a key: send the header 'Authorization: Bearer <key>' "
+                "(`mlstack endpoint keys` prints them)",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        if not key_matches(key, routes.keys_sha256):
+            return _error(
+                401,
+                f"the key is not valid for endpoint {routes.endpoint}: use its primary or "
+                "secondary key (`mlstack endpoint keys`)",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        try:
+            body = await read_body(request, routes.max_body_bytes)
+        except BodyTooLargeError:
+            return _error(
+                413,
+                f"the request body exceeds this endpoint's limit of {routes.max_body_bytes} bytes",
+            )
+        pinned = request.headers.get(DEPLOYMENT_HEADER)
+        if pinned is not None:
+            if pinned not in routes.deployments:
+                known = ", ".join(sorted(routes.deployments)) or "none"
+                return _error(
+                    404,
+                    f"endpoint {routes.endpoint} has no deployment {pinned!r}; "
+                    f"deployments: {known}",
+                )
+            target = pinned
+        else:
+            picked = routes.pick(self.rng)
+            if picked is None:
+                return _error(
+                    503,
+                    f"no deployment takes traffic on endpoint {routes.endpoint}: set traffic "
+                    f"weights, or pin one with the {DEPLOYMENT_HEADER} header",
+                )
+            target = picked
+        headers = {"content-type": request.headers.get("content-type", "application/json")}
+        if pinned is None:
+            for name in routes.mirrors(self.rng):
+                if name != target:
+                    self._mirror(routes, name, body, headers)
+        return await self._forward(routes, target, pinned is not None, body, headers)
+
+    async def _forward(
+        self, routes: Routes, target: str, pinned: bool, body: bytes, headers: dict[str, str]
+    ) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            answer = await self._post(routes, target, body, headers)
+        except RETRYABLE as first:
+            # Re-read the table: the deployment may be down because traffic just moved.
+            routes = self.routes_file.current()
+            retry = self._retry_target(routes, target, pinned)
+            if retry is None:
+                return self._failed(routes, target, first, request_id)
+            log.warning("deployment %s unreachable (%r); retrying on %s", target, first, retry)
+            target = retry
+            try:
+                answer = await self._post(routes, target, body, headers)
+            except httpx.TransportError as second:
+                return self._failed(routes, target, second, request_id)
+        except httpx.TransportError as error:
+            return self._failed(routes, target, error, request_id)
+        reply = {DEPLOYMENT_HEADER: target, "x-request-id": request_id}
+        if answer.status_code >= 500:
+            return _error(
+                424,
+                f"deployment {target} failed to score the request (HTTP {answer.status_code}): "
+                f"{_detail(answer)}",
+                reply,
+            )
+        reply["content-type"] = answer.headers.get("content-type", "application/json")
+        return Response(answer.content, status_code=answer.status_code, headers=reply)
+
+    def _retry_target(self, routes: Routes, failed: str, pinned: bool) -> str | None:
+        if pinned:
+            return failed if failed in routes.deployments else None
+        other = routes.pick(self.rng, exclude=frozenset({failed}))
+        if other is not None:
+            return other
+        # The only deployment with traffic: a stale pooled connection is worth one more try.
+        return failed if routes.traffic.get(failed, 0) > 0 else None
+
+    def _failed(self, routes: Routes, name: str, error: Exception, request_id: str) -> Response:
+        reply = {DEPLOYMENT_HEADER: name, "x-request-id": request_id}
+        if isinstance(error, httpx.TimeoutException):
+            message = (
+                f"deployment {name} did not answer within {routes.request_timeout_ms} ms "
+                "(request_timeout_ms)"
+            )
+            return _error(408, message, reply)
+        log.error("deployment %s of endpoint %s unreachable: %r", name, routes.endpoint, error)
+        message = (
+            f"deployment {name} of endpoint {routes.endpoint} could not be reached "
+            f"({type(error).__name__}); check that it is running"
+        )
+        return _error(502, message, reply)
+
+    async def health(self, request: Request) -> Response:
+        """Which deployments answer ``/ready``; always 200 while the router itself runs."""
+        routes = self.routes_file.current()
+
+        async def ready(url: str) -> bool:
+            try:
+                answer = await self.client.get(url.rstrip("/") + "/ready", timeout=HEALTH_TIMEOUT_S)
+            except httpx.HTTPError:
+                return False
+            return answer.status_code == 200
+
+        names = sorted(routes.deployments)
+        results = await asyncio.gather(*(ready(routes.deployments[n]) for n in names))
+        deployments: dict[str, Any] = {
+            name: {
+                "healthy": ok,
+                "traffic": routes.traffic.get(name, 0),
+                "mirror_traffic": routes.mirror_traffic.get(name, 0),
+            }
+            for name, ok in zip(names, results, strict=True)
+        }
+        live = [n for n in names if routes.traffic.get(n, 0) > 0]
+        status = "healthy" if all(deployments[n]["healthy"] for n in live) else "degraded"
+        return JSONResponse(
+            {"endpoint": routes.endpoint, "status": status, "deployments": deployments}
+        )
+
+
+def _detail(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("message", answer.text))[:500]
+    except (ValueError, AttributeError):
+        return answer.text[:500]
+
+
+def create_app(routes_path: Path, rng: random.Random | None = None) -> Starlette:
+    """The router's ASGI app; a missing or invalid routes file fails here, at start."""
+    router = Router(RoutesFile(routes_path), rng)
+    return Starlette(
+        routes=[
+            Route("/score", router.score, methods=["POST"]),
+            Route("/health", router.health, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=router.lifespan,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlstack.serving.router")
+    parser.add_argument("--routes", type=Path, required=True, help="the routing table (JSON)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--port-file", type=Path, help="write {pid, port} here once listening")
+    args = parser.parse_args(argv)
+    try:
+        app = create_app(args.routes)
+    except (OSError, ValueError) as error:
+        print(f"cannot start the router: {error}", file=sys.stderr)
+        return 2
+    return serve(app, host=args.host, port=args.port, port_file=args.port_file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
