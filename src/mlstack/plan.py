@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.config.assets import DataSpec
+from mlstack.config.endpoints import EndpointSpec
 from mlstack.config.environments import EnvironmentSpec
 from mlstack.config.models import ModelSpec
 from mlstack.config.stack import Promotion, StackConfig, stack_file
@@ -20,6 +21,7 @@ from mlstack.content.hashcache import HashCache
 from mlstack.content.manifest import Manifest
 from mlstack.content.scan import scan
 from mlstack.errors import ConfigError, NotFoundError, Problem, WorkspaceError
+from mlstack.providers.endpoint import observed_health
 from mlstack.providers.promoted import source_version
 from mlstack.workspace.asset import AssetVersion
 from mlstack.workspace.local import LocalWorkspace
@@ -246,4 +248,42 @@ def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]
             change = f"unchanged (version {current.version})"
         properties = {"metrics": artefact.metrics, "lineage": artefact.lineage}
         planned.append(Planned(spec.name, _model_props(ctx, spec, manifest, properties, change)))
+    return planned
+
+
+def plan_endpoints(
+    ctx: PlanContext, specs: tuple[EndpointSpec, ...], models: list[Planned]
+) -> list[Planned]:
+    """Each endpoint's deployments, serving the model version this stack declares.
+
+    On the local target a deployment follows the stack's own version of its model (the
+    version in the deployment YAML is what Azure serves), so a new model version rolls
+    the endpoint; code changes roll it too, through the code folder's digest.
+    """
+    declared = {m.name: m.props for m in models if m.props}
+    planned = []
+    for spec in specs:
+        deployments: dict[str, Any] = {}
+        missing = [d.model.name for d in spec.deployments if d.model.name not in declared]
+        if missing:
+            note = (f"endpoint {spec.name}: model {missing[0]} is not registered in this stack "
+                    "yet, so the endpoint is not deployed")  # fmt: skip
+            planned.append(Planned(spec.name, None, note))
+            continue
+        for dep in spec.deployments:
+            code = ctx.scan(dep.code, dep.file)
+            if code is None:
+                continue
+            deployments[dep.name] = {
+                "model": dep.model.name, "model_digest": declared[dep.model.name]["digest"],
+                "code": str(dep.code), "code_digest": code.digest,
+                "scoring_script": dep.scoring_script,
+                "environment_variables": dict(dep.environment_variables),
+            }  # fmt: skip
+        props = {
+            **ctx.base(spec.name), "traffic": dict(spec.traffic), "mirror_traffic": {},
+            "deployments": deployments,
+            "health": observed_health(ctx.home, ctx.config.stack, spec.name),
+        }  # fmt: skip
+        planned.append(Planned(spec.name, props))
     return planned

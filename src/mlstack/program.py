@@ -24,9 +24,17 @@ from mlstack.config.models import load_model_specs
 from mlstack.config.stack import NAMESPACE, StackConfig, load_stack_config
 from mlstack.content.hashcache import SqliteHashCache
 from mlstack.errors import ConfigError, MlstackError, Problem
-from mlstack.plan import PlanContext, Planned, plan_data, plan_environments, plan_models
+from mlstack.plan import (
+    PlanContext,
+    Planned,
+    plan_data,
+    plan_endpoints,
+    plan_environments,
+    plan_models,
+)
 from mlstack.project import Project
 from mlstack.providers.data_asset import DataAsset
+from mlstack.providers.endpoint import LocalEndpoint
 from mlstack.providers.environment import EnvironmentVersion
 from mlstack.providers.model_version import ModelVersion
 from mlstack.providers.promoted import PromotedData, PromotedModel
@@ -44,11 +52,11 @@ def _namespace_values() -> dict[str, Any]:
     return values
 
 
-def _specs(root: Path) -> tuple[Any, Any, Any]:
+def _specs(root: Path) -> tuple[Any, Any, Any, Any]:
     """Every asset spec, with the problems of all kinds reported together."""
     problems: list[Problem] = []
     loaded = []
-    for load in (load_data_specs, load_environment_specs, load_model_specs):
+    for load in (load_data_specs, load_environment_specs, load_model_specs, load_endpoint_specs):
         try:
             loaded.append(load(root))
         except ConfigError as error:
@@ -56,21 +64,30 @@ def _specs(root: Path) -> tuple[Any, Any, Any]:
             loaded.append(())
     if problems:
         raise ConfigError(problems)
-    return loaded[0], loaded[1], loaded[2]
+    return loaded[0], loaded[1], loaded[2], loaded[3]
 
 
 def plan(config: StackConfig, project: Project) -> tuple[list[Planned], ...]:
     """What to declare for every asset, or all the reasons it cannot be declared."""
     home = project.home
-    data_specs, env_specs, model_specs = _specs(project.root)
+    data_specs, env_specs, model_specs, endpoint_specs = _specs(project.root)
     ws = LocalWorkspace.at(home, config.stack, config.datastore_container)
     with SqliteHashCache.in_home(home) as cache:
         ctx = PlanContext(config, home, ws, cache, [])
         data = plan_data(ctx, data_specs)
         models = plan_models(ctx, model_specs)
+        endpoints = plan_endpoints(ctx, endpoint_specs, models)
     if ctx.problems:
         raise ConfigError(ctx.problems)
-    return data, plan_environments(ctx, env_specs), models
+    return data, plan_environments(ctx, env_specs), models, endpoints
+
+
+def _export_endpoints(endpoints: dict[str, LocalEndpoint]) -> None:
+    pulumi.export(
+        "endpoints",
+        {n: {"scoring_uri": e.scoring_uri, "traffic": e.traffic, "primary_key": e.primary_key,
+             "secondary_key": e.secondary_key} for n, e in endpoints.items()},
+    )  # fmt: skip
 
 
 def build_azure_target(config: StackConfig, project: Project) -> None:
@@ -105,7 +122,7 @@ def build(config: StackConfig, project: Project) -> None:
     if config.target == "azure":
         build_azure_target(config, project)
         return
-    data_plan, env_plan, model_plan = plan(config, project)
+    data_plan, env_plan, model_plan, endpoint_plan = plan(config, project)
 
     platform = LocalPlatform("platform", config, project.home)
     workspace = platform.workspace
@@ -124,6 +141,23 @@ def build(config: StackConfig, project: Project) -> None:
             model_kind = PromotedModel if planned.promoted else ModelVersion
             models[planned.name] = model_kind(f"model-{planned.name}", planned.props, opts)
 
+    endpoints: dict[str, LocalEndpoint] = {}
+    for planned in endpoint_plan:
+        if planned.note:
+            pulumi.log.warn(planned.note)
+        if planned.props:
+            served = [models[d["model"]] for d in planned.props["deployments"].values()]
+            props = {**planned.props, "deployments": {
+                dep: {**spec, "model_version": models[spec["model"]].version}
+                for dep, spec in planned.props["deployments"].items()
+            }}  # fmt: skip
+            endpoint_opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=served)
+            )
+            endpoints[planned.name] = LocalEndpoint(
+                f"endpoint-{planned.name}", props, endpoint_opts
+            )
+
     pulumi.export("target", config.target)
     pulumi.export("workspace", workspace.name)
     pulumi.export("datastore", workspace.datastore)
@@ -136,6 +170,7 @@ def build(config: StackConfig, project: Project) -> None:
          for n, a in data.items()},
     )  # fmt: skip
     pulumi.export("environments", {n: e.reference for n, e in envs.items()})
+    _export_endpoints(endpoints)
     pulumi.export(
         "models",
         {n: {"version": m.version, "uri": m.uri, "digest": m.digest, "metrics": m.metrics_change}

@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from mlstack.cli.endpoint import endpoint_app
 from mlstack.cli.inspect import (
     compute_app,
     data_app,
@@ -21,6 +22,7 @@ from mlstack.cli.inspect import (
 from mlstack.cli.lineage import lineage_command
 from mlstack.cli.local import local_app
 from mlstack.cli.promote import promote_command
+from mlstack.cli.review import review_command
 from mlstack.errors import MlstackError
 
 app = typer.Typer(
@@ -31,6 +33,8 @@ app = typer.Typer(
 app.add_typer(local_app, name="local")
 app.command("lineage")(lineage_command)
 app.command("promote")(promote_command)
+app.add_typer(endpoint_app, name="endpoint")
+app.command("review")(review_command)
 # `mlstack env` alone prints the offline Pulumi settings (eval "$(mlstack env)");
 # its subcommands inspect environment assets.
 app.add_typer(env_app, name="env")
