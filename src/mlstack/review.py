@@ -1,0 +1,432 @@
+"""A stack's ``pulumi preview --json``, summarised for a pull request.
+
+``summarise`` sorts every step that changes something into what a reviewer reads:
+replacements and deletions first (they are the dangerous ones), then new asset versions,
+model versions with their metric deltas, environments, endpoint traffic, and the rest of
+the infrastructure grouped by resource type. A preview that failed keeps its error
+diagnostics as the stack's problems. ``render_markdown`` turns the summaries into one
+PR comment. Both are pure: the CLI runs pulumi, this module only reads its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DYNAMIC_PREFIX = "pulumi-python:dynamic/"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi's "known after apply" sentinel
+QUIET_OPS = frozenset({"same", "read", "refresh"})  # nothing in the estate changes
+# One word per resource: the engine may report one replace as several steps.
+OP_ALIASES = dict.fromkeys(
+    ("create-replacement", "delete-replaced", "discard-replaced", "import-replacement"), "replace"
+) | {"discard": "delete"}
+FLAGGED_OPS = ("replace", "delete")
+OP_ORDER = ("create", "update", "replace", "delete", "import")
+# Our dynamic resources by type name; a promoted model is a model version like any other.
+ASSET_KINDS = {"DataAsset": "data asset", "ModelVersion": "model", "PromotedModel": "model"}
+METRIC_SPLIT = "test"  # the held-out split whose metrics a reviewer compares
+
+
+@dataclass(frozen=True)
+class AssetChange:
+    """A data asset: a new version (content changed) or an in-place metadata update."""
+
+    name: str
+    op: str
+    new_version: bool  #: content changed: the next ``pulumi up`` registers a version
+    from_version: str  #: the current version, "" for a new asset
+    files: int | None
+    bytes: int | None
+    summary: str  #: the program's change summary, e.g. "1 changed since version 1"
+    changed: tuple[str, ...]  #: input keys that differ
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    """One metric of the held-out split, before (if any) and after."""
+
+    name: str
+    old: float | None
+    new: float | None
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    name: str
+    op: str
+    new_version: bool
+    from_version: str
+    stage: tuple[str, str]  #: (old, new)
+    summary: str  #: the program's ``metrics_change``, e.g. "test.accuracy 0.98 → 0.99"
+    metrics: tuple[MetricDelta, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentChange:
+    name: str
+    op: str
+    from_version: str
+    image: tuple[str, str]  #: (old, new)
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrafficChange:
+    """An endpoint's traffic split (percent per deployment), before and after."""
+
+    endpoint: str
+    op: str
+    old: tuple[tuple[str, int], ...]
+    new: tuple[tuple[str, int], ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """Infrastructure, or a flagged step (replace, delete) of any kind, with its reasons."""
+
+    kind: str  #: "data asset", "model", … or the resource type ("mlstack:Workspace")
+    name: str
+    op: str
+    changed: tuple[str, ...]  #: the engine's reasons, else the input keys that differ
+
+
+@dataclass(frozen=True)
+class StackReview:
+    """What one stack's ``pulumi up`` would do, sorted for a reviewer."""
+
+    stack: str
+    counts: tuple[tuple[str, int], ...]  #: (op, resources), in OP_ORDER
+    attention: tuple[ResourceChange, ...]  #: replacements and deletions
+    assets: tuple[AssetChange, ...]
+    models: tuple[ModelChange, ...]
+    environments: tuple[EnvironmentChange, ...]
+    endpoints: tuple[TrafficChange, ...]
+    infrastructure: tuple[ResourceChange, ...]  #: sorted by type, then name
+    problems: tuple[str, ...]  #: error diagnostics: the preview failed
+    warnings: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.counts)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One resource's step, with what both sides of it said."""
+
+    op: str
+    type: str
+    name: str
+    old: Mapping[str, Any]  #: old inputs
+    new: Mapping[str, Any]  #: new inputs
+    old_outputs: Mapping[str, Any]
+    reasons: tuple[str, ...]
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """Input keys that differ (the engine's reasons when it gave any)."""
+        if self.reasons:
+            return self.reasons
+        if self.op in ("create", "delete"):
+            return ()
+        keys = (set(self.old) | set(self.new)) - {"__provider"}
+        return tuple(sorted(k for k in keys if self.old.get(k) != self.new.get(k)))
+
+    def value(self, key: str) -> Any:
+        return self.new.get(key, self.old.get(key)) if self.op != "delete" else self.old.get(key)
+
+
+def _parse_step(raw: Mapping[str, Any]) -> _Step:
+    urn = str(raw.get("urn", ""))
+    # urn:pulumi:<stack>::<project>::<parent$...$type>::<name>; names may contain "::".
+    parts = urn.split("::", 3)
+    qualified = parts[2] if len(parts) > 2 else ""
+    old_state = raw.get("oldState") or {}
+    new_state = raw.get("newState") or {}
+    type_ = str(new_state.get("type") or old_state.get("type") or qualified.rsplit("$", 1)[-1])
+    detailed = raw.get("detailedDiff") or {}
+    reasons = raw.get("replaceReasons") or raw.get("diffReasons") or []
+    if not reasons and detailed:
+        reasons = sorted({key.split(".", 1)[0].split("[", 1)[0] for key in detailed})
+    op = str(raw.get("op", "same"))
+    return _Step(
+        op=OP_ALIASES.get(op, op), type=type_, name=parts[3] if len(parts) > 3 else urn,
+        old=old_state.get("inputs") or {}, new=new_state.get("inputs") or {},
+        old_outputs=old_state.get("outputs") or {}, reasons=tuple(str(r) for r in reasons),
+    )  # fmt: skip
+
+
+def _steps(preview: Mapping[str, Any]) -> list[_Step]:
+    """Changing steps, one per resource (the first step the engine reported for it)."""
+    seen: dict[str, _Step] = {}
+    for raw in preview.get("steps") or []:
+        step = _parse_step(raw)
+        if step.op not in QUIET_OPS and raw.get("urn", "") not in seen:
+            seen[str(raw.get("urn", ""))] = step
+    return list(seen.values())
+
+
+def short_type(type_: str) -> str:
+    return type_.removeprefix(DYNAMIC_PREFIX)
+
+
+def _kind(type_: str) -> str:
+    """The section a resource type belongs to."""
+    tail = type_.rsplit(":", 1)[-1]
+    if type_.startswith(DYNAMIC_PREFIX) and tail in ASSET_KINDS:
+        return ASSET_KINDS[tail]
+    if tail == "EnvironmentVersion":
+        return "environment"
+    if tail == "LocalEndpoint":
+        return "endpoint"
+    return "infrastructure"
+
+
+def _digest_changed(step: _Step) -> bool:
+    keys = ("digest", "version_pin")
+    return step.op == "create" or any(step.old.get(k) != step.new.get(k) for k in keys)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _asset(step: _Step) -> AssetChange:
+    return AssetChange(
+        name=str(step.value("name") or step.name), op=step.op, new_version=_digest_changed(step),
+        from_version=str(step.old_outputs.get("version") or ""),
+        files=_int(step.value("files")), bytes=_int(step.value("bytes")),
+        summary=str(step.value("changes") or ""), changed=step.changed,
+    )  # fmt: skip
+
+
+def _metrics(inputs: Mapping[str, Any]) -> dict[str, float]:
+    props = inputs.get("properties") or {}
+    if isinstance(props, str):  # tolerate properties passed as a JSON string
+        try:
+            props = json.loads(props)
+        except ValueError:
+            return {}
+    split = (props.get("metrics") or {}).get(METRIC_SPLIT) if isinstance(props, dict) else None
+    if not isinstance(split, dict):
+        return {}
+    return {k: float(v) for k, v in split.items() if isinstance(v, int | float)}
+
+
+def metric_deltas(old: Mapping[str, float], new: Mapping[str, float]) -> tuple[MetricDelta, ...]:
+    names = sorted(set(old) | set(new))
+    return tuple(
+        MetricDelta(f"{METRIC_SPLIT}.{n}", old.get(n), new.get(n))
+        for n in names
+        if old.get(n) != new.get(n) or n not in old
+    )
+
+
+def _model(step: _Step) -> ModelChange:
+    old_metrics = _metrics(step.old) if step.op != "create" else {}
+    return ModelChange(
+        name=str(step.value("name") or step.name), op=step.op, new_version=_digest_changed(step),
+        from_version=str(step.old_outputs.get("version") or ""),
+        stage=(str(step.old.get("stage") or ""), str(step.new.get("stage") or "")),
+        summary=str(step.value("metrics_change") or ""),
+        metrics=metric_deltas(old_metrics, _metrics(step.new)) if step.op != "delete" else (),
+    )  # fmt: skip
+
+
+def _image(inputs: Mapping[str, Any]) -> str:
+    nested = inputs.get("environmentVersionProperties") or {}  # azure-native's shape
+    return str(inputs.get("image") or (nested.get("image") if isinstance(nested, dict) else ""))
+
+
+def _environment(step: _Step) -> EnvironmentChange:
+    return EnvironmentChange(
+        name=str(step.value("name") or step.name), op=step.op,
+        from_version=str(step.old_outputs.get("version") or ""),
+        image=(_image(step.old), _image(step.new)), changed=step.changed,
+    )  # fmt: skip
+
+
+def _split(value: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple(sorted((str(k), int(v)) for k, v in value.items() if isinstance(v, int | float)))
+
+
+def _traffic(step: _Step) -> TrafficChange:
+    name = step.value("name") or step.value("endpoint") or step.name
+    return TrafficChange(
+        endpoint=str(name), op=step.op, old=_split(step.old.get("traffic")),
+        new=_split(step.new.get("traffic")), changed=step.changed,
+    )  # fmt: skip
+
+
+def _diagnostics(preview: Mapping[str, Any], severity: str) -> tuple[str, ...]:
+    found = []
+    for diag in preview.get("diagnostics") or []:
+        if diag.get("severity") == severity:
+            message = str(diag.get("message", "")).strip()
+            found.append(message.removeprefix(f"{severity}: ").strip())
+    return tuple(dict.fromkeys(m for m in found if m))
+
+
+def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
+    """Sort one stack's preview JSON into what a reviewer needs to read."""
+    steps = _steps(preview)
+    attention, assets, models, envs, endpoints, infra = [], [], [], [], [], []
+    for step in steps:
+        kind = _kind(step.type)
+        if step.op in FLAGGED_OPS:
+            if kind == "infrastructure":
+                kind, name = short_type(step.type), step.name
+            else:
+                name = str(step.value("name") or step.name)
+            attention.append(ResourceChange(kind, name, step.op, step.changed))
+        elif kind == "data asset":
+            assets.append(_asset(step))
+        elif kind == "model":
+            models.append(_model(step))
+        elif kind == "environment":
+            envs.append(_environment(step))
+        elif kind == "endpoint" or isinstance(step.value("traffic"), dict):
+            endpoints.append(_traffic(step))
+        else:
+            infra.append(ResourceChange(short_type(step.type), step.name, step.op, step.changed))
+    ops = Counter(step.op for step in steps)
+    order = [*OP_ORDER, *sorted(set(ops) - set(OP_ORDER))]
+    attention.sort(key=lambda f: (FLAGGED_OPS.index(f.op), f.kind, f.name))
+    return StackReview(
+        stack=stack, counts=tuple((op, ops[op]) for op in order if ops[op]),
+        attention=tuple(attention), assets=tuple(sorted(assets, key=lambda a: a.name)),
+        models=tuple(sorted(models, key=lambda m: m.name)),
+        environments=tuple(sorted(envs, key=lambda e: e.name)),
+        endpoints=tuple(sorted(endpoints, key=lambda e: e.endpoint)),
+        infrastructure=tuple(sorted(infra, key=lambda i: (i.kind, i.name))),
+        problems=_diagnostics(preview, "error"), warnings=_diagnostics(preview, "warning"),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _cell(value: object) -> str:
+    text = str(value).replace(UNKNOWN, "(known after apply)")
+    return " ".join(text.split()).replace("|", "\\|") or "—"
+
+
+Row = Sequence[object]
+
+
+def _table(header: Sequence[str], rows: Iterable[Row]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    power = min(3, max(0, (len(str(n)) - 1) // 3))  # B, kB, MB, GB: decimal, as ls -h --si
+    return f"{n} B" if power == 0 else f"{n / 1000**power:.1f} {('kB', 'MB', 'GB')[power - 1]}"
+
+
+def _version(op: str, new_version: bool, from_version: str) -> str:
+    if op == "create":
+        return "new"
+    if new_version:
+        return f"v{from_version} → next" if from_version else "next"
+    return f"v{from_version} (in place)" if from_version else "in place"
+
+
+def _keys(keys: Sequence[str]) -> str:
+    return ", ".join(f"`{k}`" for k in keys)
+
+
+def _metric(delta: MetricDelta) -> str:
+    if delta.new is None:
+        return f"{delta.name} {delta.old:.4f} → (none)"
+    if delta.old is None:
+        return f"{delta.name} {delta.new:.4f}"
+    return f"{delta.name} {delta.old:.4f} → {delta.new:.4f} ({delta.new - delta.old:+.4f})"
+
+
+def _traffic_text(split: Sequence[tuple[str, int]]) -> str:
+    return " · ".join(f"{name} {pct}%" for name, pct in split) or "none"
+
+
+def count_line(review: StackReview) -> str:
+    """``3 changes: 1 to create · 2 to update`` — one entry per changing resource."""
+    if not review.total:
+        return "No changes."
+    parts = " · ".join(f"{n} to {op}" for op, n in review.counts)
+    plural = "s" if review.total != 1 else ""
+    flag = f" — ⚠ {len(review.attention)} need attention" if review.attention else ""
+    return f"**{review.total} change{plural}**: {parts}{flag}"
+
+
+def _infrastructure_rows(review: StackReview) -> list[Row]:
+    rows: list[Row] = []
+    for i, item in enumerate(review.infrastructure):
+        first = i == 0 or review.infrastructure[i - 1].kind != item.kind  # type once per group
+        rows.append((f"`{item.kind}`" if first else "", f"`{item.name}`", item.op,
+                     _keys(item.changed)))  # fmt: skip
+    return rows
+
+
+def _tables(review: StackReview) -> list[tuple[str, tuple[str, ...], list[Row]]]:
+    """(section title, table header, rows) in reading order: flagged steps first."""
+    return [
+        ("⚠ Needs attention", ("Action", "Kind", "Resource", "Because of"),
+         [(f"**{f.op}**", f.kind, f"`{f.name}`", _keys(f.changed)) for f in review.attention]),
+        ("Data assets", ("Asset", "Version", "Content", "Change"),
+         [(f"`{a.name}`", _version(a.op, a.new_version, a.from_version),
+           "" if a.files is None else f"{a.files} files, {_size(a.bytes)}".rstrip(", "),
+           a.summary if a.new_version else f"metadata: {_keys(a.changed)}")
+          for a in review.assets]),
+        ("Models", ("Model", "Version", "Stage", "Summary", f"{METRIC_SPLIT} metrics"),
+         [(f"`{m.name}`", _version(m.op, m.new_version, m.from_version),
+           " → ".join(dict.fromkeys(s or "none" for s in m.stage)), m.summary,
+           "<br>".join(_metric(d) for d in m.metrics))
+          for m in review.models]),
+        ("Environments", ("Environment", "Version", "Image", "Changed"),
+         [(f"`{e.name}`", _version(e.op, "digest" in e.changed, e.from_version),
+           " → ".join(dict.fromkeys(i for i in e.image if i)), _keys(e.changed))
+          for e in review.environments]),
+        ("Endpoint traffic", ("Endpoint", "Action", "Traffic before", "Traffic after", "Changed"),
+         [(f"`{t.endpoint}`", t.op, _traffic_text(t.old) if t.op != "create" else "",
+           _traffic_text(t.new), _keys(t.changed)) for t in review.endpoints]),
+        ("Infrastructure", ("Type", "Resource", "Action", "Changed"), _infrastructure_rows(review)),
+    ]  # fmt: skip
+
+
+def _stack_markdown(review: StackReview) -> list[str]:
+    lines = [f"### Stack `{review.stack}`", ""]
+    if review.failed:
+        lines += ["#### ❌ Preview failed", "", "```text", *review.problems, "```", ""]
+    if review.failed and not review.total:
+        return lines
+    lines += [count_line(review), ""]
+    if not review.total:
+        return lines
+    for title, header, rows in _tables(review):
+        if rows:
+            lines += [f"#### {title}", "", *_table(header, rows)]
+    if review.warnings:
+        warnings = [f"- {_cell(w)}" for w in review.warnings]
+        lines += ["<details><summary>Warnings</summary>", "", *warnings, "", "</details>", ""]
+    return lines
+
+
+def render_markdown(reviews: Sequence[StackReview]) -> str:
+    """One pull-request comment for every reviewed stack."""
+    lines = ["## mlstack review: what `pulumi up` would do", ""]
+    for review in reviews:
+        lines += _stack_markdown(review)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,261 @@
+"""Preview JSON → StackReview → Markdown, on steps shaped like the engine's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlstack.cli import review as cli_review
+from mlstack.project import Project
+from mlstack.review import (
+    UNKNOWN,
+    MetricDelta,
+    StackReview,
+    count_line,
+    metric_deltas,
+    render_markdown,
+    summarise,
+)
+
+DYN = "pulumi-python:dynamic/mlstack"
+PARENT = "mlstack:local:Platform$"
+
+
+def step(
+    op: str, type_: str, name: str, *states: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
+    """One step as ``pulumi preview --json`` prints it (no outputs on the new side)."""
+    old, new, old_outputs = (*states, None, None, None)[:3]
+    raw: dict[str, Any] = {"op": op, "urn": f"urn:pulumi:s::mlstack::{PARENT}{type_}::{name}"}
+    if old is not None:
+        raw["oldState"] = {"type": type_, "inputs": {"__provider": "[secret]", **old},
+                           "outputs": {**old, **(old_outputs or {})}}  # fmt: skip
+    if new is not None:
+        raw["newState"] = {"type": type_, "inputs": {"__provider": "[secret]", **new}}
+    return {**raw, **extra}
+
+
+def data(digest: str, changes: str, **more: Any) -> dict[str, Any]:
+    return {"name": "digits-val", "digest": digest, "files": 179, "bytes": 69256,
+            "changes": changes, "description": "val split", **more}  # fmt: skip
+
+
+def model(digest: str, accuracy: float, change: str, stage: str = "") -> dict[str, Any]:
+    metrics = {"test": {"accuracy": accuracy, "loss": 0.02}, "epochs": [{"epoch": 1}]}
+    return {"name": "digits-cnn", "digest": digest, "metrics_change": change, "stage": stage,
+            "properties": {"metrics": metrics, "lineage": {}}}  # fmt: skip
+
+
+def endpoint(traffic: dict[str, int]) -> dict[str, Any]:
+    return {"name": "digits", "traffic": traffic, "deployments": sorted(traffic)}
+
+
+STACK_SAME = {"op": "same", "urn": "urn:pulumi:s::mlstack::pulumi:pulumi:Stack::mlstack-s"}
+ASSET_UPDATE = step("update", f"{DYN}:DataAsset", "data-digits-val",
+                    data("sha256:aa", "+179 files"), data("sha256:bb", "1 changed since version 1"),
+                    {"version": "1"})  # fmt: skip
+MODEL_PROMOTION = step(
+    "update", f"{DYN}:ModelVersion", "model-digits-cnn",
+    model("sha256:m1", 0.9888, "test.accuracy 0.9888"),
+    model("sha256:m2", 1.0, "test.accuracy 0.9888 → 1.0000 (promoted from local)", "production"),
+    {"version": "3"},
+)  # fmt: skip
+TRAFFIC = step("update", f"{DYN}:LocalEndpoint", "endpoint-digits",
+               endpoint({"blue": 100}), endpoint({"blue": 90, "green": 10}))  # fmt: skip
+ENV_UPDATE = step("update", f"{DYN}:EnvironmentVersion", "env-digits-env",
+                  {"name": "digits-env", "digest": "sha256:e1", "image": "img:1"},
+                  {"name": "digits-env", "digest": "sha256:e2", "image": "img:2"},
+                  {"version": "1"})  # fmt: skip
+WORKSPACE_REPLACE = step(
+    "replace",
+    f"{DYN}:Workspace",
+    "platform-workspace",
+    {"container": "a"},
+    {"container": "b"},
+    replaceReasons=["container"],
+)
+MODEL_DELETE = step("delete", f"{DYN}:ModelVersion", "model-old", model("sha256:o", 0.5, ""))
+AZURE_UPDATE = step(
+    "update",
+    "azure-native:storage:StorageAccount",
+    "dev-storage",
+    {"sku": {"name": "Standard_LRS"}},
+    {"sku": {"name": "Standard_GRS"}},
+    diffReasons=["sku"],
+    detailedDiff={"sku.name": {"kind": "update"}},
+)
+AZURE_CREATE = step("create", "azure-native:storage:BlobContainer", "dev-container",
+                    None, {"containerName": UNKNOWN})  # fmt: skip
+
+
+def preview(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"steps": [STACK_SAME, *steps], **extra}
+
+
+def sections(markdown: str) -> list[str]:
+    return [line[5:] for line in markdown.splitlines() if line.startswith("#### ")]
+
+
+def test_each_step_lands_in_its_section_and_flagged_steps_first() -> None:
+    review = summarise("prod", preview(ASSET_UPDATE, MODEL_PROMOTION, TRAFFIC, ENV_UPDATE,
+                                       WORKSPACE_REPLACE, MODEL_DELETE, AZURE_UPDATE,
+                                       AZURE_CREATE))  # fmt: skip
+    assert review.counts == (("create", 1), ("update", 5), ("replace", 1), ("delete", 1))
+    assert [(f.op, f.kind, f.name, f.changed) for f in review.attention] == [
+        ("replace", "mlstack:Workspace", "platform-workspace", ("container",)),
+        ("delete", "model", "digits-cnn", ()),
+    ]
+    (asset,) = review.assets
+    assert (asset.name, asset.new_version, asset.from_version) == ("digits-val", True, "1")
+    assert asset.summary == "1 changed since version 1"
+    (promoted,) = review.models
+    assert promoted.stage == ("", "production") and promoted.from_version == "3"
+    assert promoted.metrics == (MetricDelta("test.accuracy", 0.9888, 1.0),)
+    (traffic,) = review.endpoints
+    assert traffic.old == (("blue", 100),) and traffic.new == (("blue", 90), ("green", 10))
+    assert review.environments[0].image == ("img:1", "img:2")
+    assert [(i.kind, i.op, i.changed) for i in review.infrastructure] == [
+        ("azure-native:storage:BlobContainer", "create", ()),
+        ("azure-native:storage:StorageAccount", "update", ("sku",)),
+    ]
+
+    markdown = render_markdown([review])
+    assert sections(markdown) == ["⚠ Needs attention", "Data assets", "Models", "Environments",
+                                  "Endpoint traffic", "Infrastructure"]  # fmt: skip
+    assert "**8 changes**: 1 to create · 5 to update · 1 to replace · 1 to delete" in markdown
+    assert "test.accuracy 0.9888 → 1.0000 (+0.0112)" in markdown
+    assert (
+        "| `digits` | update | blue 100% | blue 90% · green 10% | `deployments`, `traffic` |"
+        in (markdown)
+    )
+    assert "| `digits-val` | v1 → next | 179 files, 69.3 kB | 1 changed since version 1 |" in (
+        markdown
+    )
+    assert UNKNOWN not in markdown
+
+
+def test_a_promoted_model_is_a_model() -> None:
+    promoted = {
+        **MODEL_PROMOTION,
+        "urn": MODEL_PROMOTION["urn"].replace("ModelVersion", "PromotedModel"),
+    }
+    promoted["oldState"] = {**promoted["oldState"], "type": f"{DYN}:PromotedModel"}
+    promoted["newState"] = {**promoted["newState"], "type": f"{DYN}:PromotedModel"}
+    review = summarise(
+        "local-prod", preview(promoted, {**promoted, "op": "delete", "urn": "x::y::z::w"})
+    )
+    assert [m.summary for m in review.models] == [
+        MODEL_PROMOTION["newState"]["inputs"]["metrics_change"]
+    ]
+    assert [(f.kind, f.name) for f in review.attention] == [("model", "digits-cnn")]
+
+
+def test_metadata_only_update_is_in_place() -> None:
+    old = data("sha256:aa", "+179 files")
+    new = {**old, "description": "better words"}
+    review = summarise("s", preview(step("update", f"{DYN}:DataAsset", "data-digits-val",
+                                         old, new, {"version": "2"})))  # fmt: skip
+    (asset,) = review.assets
+    assert not asset.new_version and asset.changed == ("description",)
+    assert "| v2 (in place) |" in render_markdown([review])
+
+
+def test_a_replace_reported_as_several_steps_counts_once() -> None:
+    steps = [{**WORKSPACE_REPLACE, "op": op} for op in ("create-replacement", "replace",
+                                                        "delete-replaced")]  # fmt: skip
+    review = summarise("s", preview(*steps))
+    assert review.counts == (("replace", 1),) and len(review.attention) == 1
+
+
+def test_no_changes_renders_only_the_heading() -> None:
+    read = {"op": "read", "urn": "urn:pulumi:s::mlstack::azure-native:x:Y::n"}
+    review = summarise("local", preview(read))
+    assert review.total == 0
+    assert render_markdown([review]).splitlines()[-3:] == ["### Stack `local`", "", "No changes."]
+
+
+def test_errors_are_the_problems_and_come_first() -> None:
+    diagnostics = [
+        {"severity": "error", "message": "error: 1 problem in the configuration:\n  - x: y\n"},
+        {"severity": "warning", "message": "warning: digits-cnn is not trained yet"},
+        {"severity": "info", "message": "chatter"},
+    ]
+    review = summarise("dev", preview(diagnostics=diagnostics))
+    assert review.failed and review.problems == ("1 problem in the configuration:\n  - x: y",)
+    assert review.warnings == ("digits-cnn is not trained yet",)
+    markdown = render_markdown([review])
+    assert sections(markdown) == ["❌ Preview failed"] and "  - x: y" in markdown
+    assert "chatter" not in markdown
+
+
+def test_table_cells_cannot_break_the_table() -> None:
+    new = data("sha256:bb", "odd | summary\nacross lines")
+    review = summarise("s", preview(step("create", f"{DYN}:DataAsset", "d", None, new)))
+    assert "| `digits-val` | new | 179 files, 69.3 kB | odd \\| summary across lines |" in (
+        render_markdown([review])
+    )
+
+
+def test_metric_deltas_name_new_and_changed_metrics_only() -> None:
+    old, new = {"accuracy": 0.9, "loss": 0.1}, {"accuracy": 0.9, "loss": 0.2, "f1": 1}
+    assert metric_deltas(old, new) == (MetricDelta("test.f1", None, 1),
+                                       MetricDelta("test.loss", 0.1, 0.2))  # fmt: skip
+
+
+def test_count_line_for_one_change() -> None:
+    review = summarise("s", preview(ASSET_UPDATE))
+    assert count_line(review) == "**1 change**: 1 to update"
+    assert isinstance(review, StackReview)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def fake_run(stdout: str, returncode: int, stderr: str = "") -> Any:
+    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        assert command[:2] == ["/fake/pulumi", "preview"] and "--json" in command
+        return subprocess.CompletedProcess(command, returncode, stdout, stderr)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def fake_pulumi(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_review.shutil, "which", lambda *_a, **_k: "/fake/pulumi")
+
+
+def project_with(tmp_path: Path, target: str) -> Project:
+    (tmp_path / "stacks").mkdir(parents=True)
+    (tmp_path / "stacks" / "Pulumi.s.yaml").write_text(f"config:\n  mlstack:target: {target}\n")
+    return Project(tmp_path)
+
+
+def test_local_stacks_preview_offline_and_azure_ones_with_the_users_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "https://api.pulumi.com")
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    local = cli_review.preview_environment(project_with(tmp_path / "a", "local"), "s")
+    assert local["PULUMI_CONFIG_PASSPHRASE"]  # the offline settings
+    azure = cli_review.preview_environment(project_with(tmp_path / "b", "azure"), "s")
+    assert "PULUMI_CONFIG_PASSPHRASE" not in azure
+    assert azure["PATH"].startswith(str(tmp_path / "b" / ".tools" / "bin"))
+
+
+def test_a_preview_without_json_becomes_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subprocess, "run", fake_run("", 255, "error: no stack named 'x'"))
+    result = cli_review.run_preview(project_with(tmp_path, "local"), "x")
+    assert summarise("x", result).problems == ("no stack named 'x' (pulumi exited 255)",)
+
+
+def test_a_non_zero_exit_without_error_diagnostics_is_still_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subprocess, "run", fake_run(json.dumps(preview()), 1, "killed"))
+    assert summarise("s", cli_review.run_preview(project_with(tmp_path, "local"), "s")).failed
