@@ -187,8 +187,10 @@ class LocalEndpointProvider(ResourceProvider):
         for dep, old in old_running.items():
             if running.get(dep, {}).get("pid") != old["pid"]:
                 stop(int(old["pid"]))
-                for ext in (".pid", ".port"):  # a stale pid file would read as "down"
-                    (folder / f"{dep}-{old['generation']}{ext}").unlink(missing_ok=True)
+                # A stale pid file would read as "down". (The engine returns numbers as
+                # doubles: the generation 1 comes back as 1.0.)
+                for ext in (".pid", ".port"):
+                    (folder / f"{dep}-{int(old['generation'])}{ext}").unlink(missing_ok=True)
         return UpdateResult(self._outputs(news, keys, port, router_pid, running))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
