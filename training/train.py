@@ -44,6 +44,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mlstack.errors import MlstackError
+from mlstack.jobs.metrics import log_metrics
 from mlstack.project import Project
 from mlstack.workspace.asset import AssetRef
 from mlstack.workspace.inputs import ResolvedInput, materialise
@@ -158,6 +159,7 @@ def fit(
             val = evaluate(model, splits["val"], device)
             history.append({"epoch": epoch, "train_loss": total / seen,
                             "val_accuracy": val["accuracy"], "val_loss": val["loss"]})  # fmt: skip
+            log_metrics({k: v for k, v in history[-1].items() if k != "epoch"}, step=epoch)
             bar.update(task, status=f"loss {total / seen:.4f}  val acc {val['accuracy']:.4f}")
     return model, history
 
@@ -289,6 +291,7 @@ def train(
         "data": [{**_identity(inputs[role]), "role": role} for role in ROLES],
         "device": device.type,
         "ended_at": _now(),
+        "job": job_context().get("id"),
         "environment": dict(environment) if environment else {"name": None, "version": None},
         "model": model_name or out.name,
         "parameters": asdict(params),
@@ -341,6 +344,23 @@ def is_current(
     )
 
 
+def job_context() -> dict[str, Any]:
+    """The job this run is part of (``MLSTACK_JOB``, set by ``mlstack job run`` and by the
+    Azure ML submission): its id and the exact versions behind each input folder."""
+    context = json.loads(os.environ.get("MLSTACK_JOB") or "{}")
+    if not context.get("id") and os.environ.get("AZUREML_RUN_ID"):
+        context["id"] = os.environ["AZUREML_RUN_ID"]
+    return dict(context)
+
+
+def folder_input(role: str, folder: Path) -> ResolvedInput:
+    """A split given as a folder (a job's mounted input), named by the job's record of it."""
+    known = job_context().get("inputs", {}).get(role, {})
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    return ResolvedInput(known.get("name", str(folder)), str(known.get("version", "")),
+                         known.get("digest", ""), folder, files)  # fmt: skip
+
+
 def default_threads() -> int:
     """All usable cores but one. The model is small, so extra threads gain little, while
     on a busy 2-core machine (Azurite, tests) two spinning OpenMP threads ran 5x slower."""
@@ -356,9 +376,10 @@ def configure_threads(threads: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack whose workspace holds the data")
+    parser.add_argument("--stack", help="stack whose workspace holds the data")
     for role in ROLES:
-        parser.add_argument(f"--{role}", required=True, help=f"{role} data: NAME[:N|@latest]")
+        parser.add_argument(f"--{role}", required=True, help=f"{role} data: NAME[:N|@latest] "
+                            "or a folder (a job's input)")  # fmt: skip
     parser.add_argument("--model", required=True, help="model name; output folder name")
     parser.add_argument("--epochs", type=int, default=Params.epochs)
     parser.add_argument("--seed", type=int, default=Params.seed)
@@ -376,15 +397,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = time.monotonic()
     try:
         configure_threads(args.threads)
-        project = Project.find(ROOT)
+        refs = {role: getattr(args, role) for role in ROLES}
+        folders = {role: Path(ref) for role, ref in refs.items() if Path(ref).is_dir()}
+        if len(folders) < len(ROLES) and not args.stack:
+            raise MlstackError("--stack is required when an input is an asset reference")
+        # a job with every input mounted and --out given needs no project (as on Azure ML)
+        mounted = len(folders) == len(ROLES) and args.out and not args.environment
+        home = Path() if mounted else Project.find(ROOT).home
         inputs = {
-            role: materialise(project.home, args.stack, getattr(args, role)) for role in ROLES
-        }
+            role: folder_input(role, folders[role]) if role in folders
+            else materialise(home, args.stack, ref)
+            for role, ref in refs.items()
+        }  # fmt: skip
         for item in inputs.values():
             console.print(f"{item.name}:{item.version}  {item.files} files  {item.digest[:19]}…")
-        out = args.out or project.root / "outputs" / args.model
+        out = args.out or Project.find(ROOT).root / "outputs" / args.model
         params = Params(args.epochs, args.seed, args.lr, args.batch_size)
-        environment = resolve_environment(project.home, args.stack, args.environment)
+        environment = (
+            resolve_environment(home, args.stack, args.environment)
+            if args.environment else job_context().get("environment")
+        )  # fmt: skip
         if args.skip_if_current and is_current(out, inputs, params, environment):
             console.print(f"{out} is up to date with these inputs and parameters; not training")
             return 0

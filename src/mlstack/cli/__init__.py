@@ -19,6 +19,7 @@ from mlstack.cli.inspect import (
     model_app,
     workspace_app,
 )
+from mlstack.cli.job import job_app
 from mlstack.cli.lineage import lineage_command
 from mlstack.cli.local import local_app
 from mlstack.cli.promote import promote_command
@@ -43,6 +44,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(compute_app, name="compute")
 app.add_typer(workspace_app, name="workspace")
+app.add_typer(job_app, name="job")
 
 stderr = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping
 

@@ -1,0 +1,148 @@
+"""``mlstack job``: run CLI v2 command and sweep jobs on the local target, and inspect them.
+
+mlstack job run assets/jobs/train.yaml -s local --output model=outputs/digits-cnn
+mlstack job run assets/jobs/sweep.yaml -s local --output model=outputs/digits-cnn
+mlstack job list -s local
+mlstack job show JOB_ID -s local [--format json]
+mlstack job logs JOB_ID -s local
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mlstack.cli.stack import selected_stack
+from mlstack.errors import ConfigError, Problem
+from mlstack.jobs.record import JobRecord, JobStore
+from mlstack.jobs.report import PLOT_FILE, jobs_table, plot_sweep, trials_table
+from mlstack.jobs.runner import LOG_FILE, run_command_job
+from mlstack.jobs.spec import load_spec
+from mlstack.jobs.sweep import run_sweep_job
+from mlstack.project import Project
+
+job_app = typer.Typer(help="Run command and sweep jobs (CLI v2 YAML) and inspect them.",
+                      no_args_is_help=True)  # fmt: skip
+console = Console(highlight=False, soft_wrap=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+StackOption = Annotated[
+    str | None, typer.Option("--stack", "-s", help="Stack; default: the selected one.")
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="table or json")]
+
+
+def _outputs(pairs: list[str], source: Path) -> dict[str, Path]:
+    out, problems = {}, []
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            problems.append(Problem(str(source), f"--output {pair}", "use NAME=PATH"))
+        out[name] = Path(path).resolve()
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _store(stack: str | None) -> tuple[Project, str, JobStore]:
+    project = Project.find()
+    name = selected_stack(project, stack)
+    return project, name, JobStore.at(project.home, name)
+
+
+@job_app.command("run")
+def run_command(
+    file: Annotated[Path, typer.Argument(help="command or sweep job YAML (CLI v2)")],
+    stack: StackOption = None,
+    output: Annotated[list[str] | None, typer.Option(
+        "--output", "-o", help="put output NAME at PATH (e.g. model=outputs/digits-cnn); "
+        "for a sweep, the best trial's output is copied there")] = None,
+    seed: Annotated[int | None, typer.Option(help="sampler seed for a sweep")] = None,
+    output_format: FormatOption = Format.table,
+) -> None:  # fmt: skip
+    """Run a job on the stack's local compute: inputs resolved and verified, logs streamed."""
+    project, name, store = _store(stack)
+    spec = load_spec(file)
+    outputs = _outputs(output or [], file)
+    echo = console.print if output_format is Format.table else None
+    if spec.sweep is None:
+        record = run_command_job(project.home, name, spec, outputs=outputs,
+                                 echo=lambda line: console.print(line, markup=False))  # fmt: skip
+    else:
+        record = run_sweep_job(project.home, name, spec, outputs=outputs, echo=echo, seed=seed)
+        plot_sweep(record, store.list(parent=record.id), Path(record.workdir) / PLOT_FILE)
+    _print(record, store, output_format)
+    if record.status != "Completed":
+        raise typer.Exit(1)
+
+
+def _print(record: JobRecord, store: JobStore, output_format: Format) -> None:
+    trials = store.list(parent=record.id) if record.kind == "sweep" else []
+    if output_format is Format.json:
+        body = record.to_dict()
+        if trials:
+            body["trials"] = [t.to_dict() for t in trials]
+        print(json.dumps(body, indent=2, sort_keys=True))
+        return
+    if trials:
+        console.print(trials_table(record, trials))
+        console.print(f"plot: {Path(record.workdir) / PLOT_FILE}")
+    console.print(f"job {record.id}: [bold]{record.status}[/]"
+                  f"{f' ({record.reason})' if record.reason else ''}")  # fmt: skip
+    for key, value in sorted(record.inputs.items()):
+        if isinstance(value, dict) and "version" in value:
+            console.print(f"  input {key}: {value['name']}:{value['version']}  {value['digest']}")
+    for key, value in sorted(record.outputs.items()):
+        console.print(f"  output {key}: {value}")
+    for key, value in sorted(record.metrics.items()):
+        console.print(f"  metric {key}: {value}")
+    if record.duration is not None:
+        console.print(f"  duration {record.duration:.1f} s; folder {record.workdir}")
+
+
+@job_app.command("list")
+def list_command(stack: StackOption = None, output_format: FormatOption = Format.table) -> None:
+    """Jobs and sweeps of the stack, newest first."""
+    _, _, store = _store(stack)
+    jobs = store.list()
+    if output_format is Format.json:
+        print(json.dumps([j.to_dict() for j in jobs], indent=2, sort_keys=True))
+    else:
+        console.print(jobs_table(jobs))
+
+
+@job_app.command("show")
+def show_command(
+    job_id: Annotated[str, typer.Argument(help="job, sweep or trial id")],
+    stack: StackOption = None,
+    output_format: FormatOption = Format.table,
+) -> None:
+    """One job: status, exact inputs, outputs, metrics; a sweep also lists its trials."""
+    _, _, store = _store(stack)
+    _print(store.get(job_id), store, output_format)
+
+
+@job_app.command("logs")
+def logs_command(
+    job_id: Annotated[str, typer.Argument(help="job or trial id")],
+    stack: StackOption = None,
+) -> None:
+    """Print a job's log (stdout and stderr of its command)."""
+    _, _, store = _store(stack)
+    record = store.get(job_id)
+    log = Path(record.workdir) / LOG_FILE
+    if not log.is_file():
+        console.print(f"{record.id} has no log ({record.kind}s log per trial: "
+                      f"`mlstack job logs {record.id}_0`)")  # fmt: skip
+        return
+    print(log.read_text(errors="replace"), end="")
