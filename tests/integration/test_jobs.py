@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,11 @@ from mlstack.jobs.report import plot_sweep
 from mlstack.jobs.runner import run_command_job
 from mlstack.jobs.spec import load_spec
 from mlstack.jobs.sweep import BEST_FILE, run_sweep_job
+from mlstack.project import Project
 from mlstack.workspace.asset import datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
+from tests.integration.conftest import Pulumi, add_data
+from tests.integration.test_models import _lineage, _set_gate
 from tests.unit.training.test_train import ROLES, write_digits
 
 pytestmark = pytest.mark.integration
@@ -135,3 +139,37 @@ def test_a_sweep_stops_laggards_by_bandit_and_picks_the_best(
     with Image.open(picture) as image:
         assert image.format == "PNG"
     shutil.rmtree(Path(sweep.workdir) / "trials", ignore_errors=True)
+
+
+def test_a_job_trains_and_the_next_up_registers_the_model_with_the_job_id(
+    pulumi: Pulumi, project: Project, digits: Path
+) -> None:
+    add_data(pulumi, project, digits)
+    for folder in ("environments", "models", "jobs"):
+        shutil.copytree(project.root / "assets" / folder, pulumi.cwd / "assets" / folder)
+    shutil.copytree(project.root / "training", pulumi.cwd / "training")
+    _set_gate(pulumi, 0.5)
+    job_file = pulumi.cwd / "assets" / "jobs" / "train.yaml"
+    job_file.write_text(job_file.read_text().replace("epochs: 8", "epochs: 1"))
+    pulumi.run("up", "--yes")
+
+    run = subprocess.run(
+        [str(project.root / ".venv/bin/mlstack"), "job", "run", str(job_file), "-s",
+         pulumi.stack, "-o", "model=outputs/digits-cnn"],
+        cwd=pulumi.cwd, env=pulumi.env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    listed = subprocess.run(
+        [str(project.root / ".venv/bin/mlstack"), "job", "list", "-s", pulumi.stack,
+         "--format", "json"],
+        cwd=pulumi.cwd, env=pulumi.env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    [job] = json.loads(listed.stdout)
+    assert job["status"] == "Completed"
+    job_id = job["id"]
+
+    pulumi.run("up", "--yes")
+    lineage = _lineage(pulumi, project, "digits-cnn")
+    assert lineage["job"] == job_id
+    versions = {d["name"]: d["version"] for d in lineage["data"]}
+    assert versions == {n: o["version"] for n, o in pulumi.outputs()["data"].items()}
