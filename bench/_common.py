@@ -1,0 +1,146 @@
+"""What every mlstack benchmark needs: a private Azurite, timing, peak memory, the machine.
+
+A benchmark never touches the developer's ``.mlstack/``: it starts its own Azurite in a
+temporary home on a free port and removes the whole home when it is done.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.services.azurite import Azurite, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = REPO / ".tools"
+RESULTS = REPO / "bench" / "results"
+MIB = 1 << 20
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a result table: a measure against its anchor from the same run."""
+
+    measure: str
+    value: float
+    unit: str
+    anchor_name: str = ""
+    anchor: float | None = None
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def timed(call: Callable[[], T]) -> tuple[float, T]:
+    """Seconds ``call`` took (perf_counter) and what it returned."""
+    start = time.perf_counter()
+    result = call()
+    return time.perf_counter() - start, result
+
+
+def best_of(runs: int, call: Callable[[], object]) -> float:
+    """The fastest of ``runs`` timings: for cheap, noise-prone measures only."""
+    return min(timed(call)[0] for _ in range(runs))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def scratch(label: str) -> Iterator[Path]:
+    """A temporary folder for one benchmark run, removed with everything in it."""
+    home = Path(tempfile.mkdtemp(prefix=f"mlstack-bench-{label}-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def private_azurite(home: Path) -> Iterator[BlobEndpoint]:
+    """An Azurite of our own under ``home`` (never the developer's), stopped on exit."""
+    service = Azurite(home, TOOLS)
+    state = service.start(free_port())
+    try:
+        yield state.endpoint
+    finally:
+        service.stop()
+
+
+def connection_string(endpoint: BlobEndpoint) -> str:
+    """The endpoint in the form DVC (adlfs) and the az CLI accept."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={endpoint.account};"
+        f"AccountKey={endpoint.key};BlobEndpoint={endpoint.url};"
+    )
+
+
+def machine() -> dict[str, Any]:
+    """Enough about this machine to compare two result files honestly."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        meminfo = Path("/proc/meminfo").read_text().split()
+        ram_gib = round(int(meminfo[meminfo.index("MemTotal:") + 1]) / MIB, 1)
+    except (OSError, ValueError):
+        ram_gib = 0.0
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gib": ram_gib,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as an aligned plain-text table."""
+    head = ("measure", "value", "anchor", "anchor value", "ratio", "target", "met")
+    lines = [
+        (
+            r.measure,
+            _fmt(r.value, r.unit),
+            r.anchor_name or "-",
+            _fmt(r.anchor, r.unit),
+            _fmt(r.ratio, "x") if r.ratio is not None else "-",
+            r.target or "-",
+            "-" if r.met is None else ("yes" if r.met else "NO"),
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *lines, strict=True)]
+    out = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in (head, *lines)
+    ]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {r.measure}: {r.note}" for r in rows if r.note]
+    return "\n".join(out + (["", "notes:", *notes] if notes else []))
