@@ -16,7 +16,6 @@ from pulumi.runtime.config import CONFIG
 from mlstack.components.azure_platform import build_azure
 from mlstack.components.local_platform import LocalPlatform
 from mlstack.config.assets import load_data_specs
-from mlstack.config.azure import AzureSettings
 from mlstack.config.compute import load_compute_specs
 from mlstack.config.endpoints import load_endpoint_specs
 from mlstack.config.environments import load_environment_specs
@@ -95,7 +94,7 @@ def build_azure_target(config: StackConfig, project: Project) -> None:
     problems: list[Problem] = []
     loaded: list[Any] = []
     steps = (
-        lambda: AzureSettings.from_config(config.stack, {"azure": config.azure}),
+        lambda: config.azure,  # validated with the rest of the stack's config
         lambda: load_compute_specs(project.root),
         lambda: load_endpoint_specs(project.root),
         lambda: _specs(project.root)[1],

@@ -43,6 +43,7 @@ def test_the_local_stack_declares_no_azure_native_resource(
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     for kind in ("environments", "models", "compute", "endpoints"):  # every kind but data,
         shutil.copytree(ROOT / "assets" / kind, tmp_path / "assets" / kind)  # which needs files
+    shutil.copytree(ROOT / "training", tmp_path / "training")  # the endpoints' scoring code
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     mocks = Recorder()
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack="local", preview=True)

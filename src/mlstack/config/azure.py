@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from mlstack.config.stack import NAMESPACE, stack_file
+from mlstack.config.naming import NAMESPACE, stack_file
 from mlstack.errors import ConfigError, Problem
 
 KEY = "azure"

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import re
 
+NAMESPACE = "mlstack"  # the Pulumi config namespace of mlstack's keys
+
+
+def stack_file(stack: str) -> str:
+    """Where a stack's config lives, as problems name it."""
+    return f"stacks/Pulumi.{stack}.yaml"
+
+
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 _STACK = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 

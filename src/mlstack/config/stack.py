@@ -10,13 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from mlstack.config.naming import container_for_stack, container_problem, stack_problem
+from mlstack.config.azure import AzureSettings
+from mlstack.config.naming import (
+    NAMESPACE,
+    container_for_stack,
+    container_problem,
+    stack_file,
+    stack_problem,
+)
 from mlstack.errors import ConfigError, Problem
 
-NAMESPACE = "mlstack"
+__all__ = ["NAMESPACE", "Promotion", "Promotions", "StackConfig", "load_stack_config", "stack_file"]
 
 
 class Promotion(BaseModel):
@@ -62,7 +76,7 @@ class StackConfig(BaseModel):
     description: str = Field(default="", max_length=1024)
     tags: dict[str, str] = Field(default_factory=dict)
     container: str = ""
-    azure: dict[str, Any] | None = None  # the azure target's settings: see config.azure
+    azure: AzureSettings | None = None  # the azure target's settings: see config.azure
     promotions: Promotions = Field(default_factory=Promotions)
     # "promotion": models enter this stack only through `mlstack promote` (production).
     model_source: Literal["artefact", "promotion"] = "artefact"
@@ -83,14 +97,20 @@ class StackConfig(BaseModel):
             raise ValueError(problem)
         return value
 
+    @model_validator(mode="after")
+    def _azure_settings_for_azure(self) -> StackConfig:
+        if self.target == "azure" and self.azure is None:
+            raise ValueError(
+                "the azure target needs `mlstack:azure` (subscriptionId, resourceGroup, "
+                "location, workspaceName, storageAccount, keyVault, registry): "
+                "see stacks/Pulumi.dev.yaml"
+            )
+        return self
+
     @property
     def datastore_container(self) -> str:
         """The configured container, else ``mlstack-<stack>``."""
         return self.container or container_for_stack(self.stack)
-
-
-def stack_file(stack: str) -> str:
-    return f"stacks/Pulumi.{stack}.yaml"
 
 
 def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
@@ -102,12 +122,20 @@ def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         for item in error.errors():
             key = ".".join(str(part) for part in item["loc"])
             reason = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "missing":
+                reason = f"missing: add `{key.rsplit('.', 1)[-1]}:`"
             if item["type"] == "string_pattern_mismatch" and "version" in key:
                 reason = "must be a version number such as 3: run `mlstack promote` to set it"
             elif item["type"] == "string_pattern_mismatch" and "digest" in key:
                 reason = "must be sha256:<64 hex digits>: run `mlstack promote` to set it"
             if item["type"] == "extra_forbidden":
                 reason = "unknown key: remove it or correct its spelling"
-            field = "stack name" if key == "stack" else f"{NAMESPACE}:{key}"
+            field = (
+                "stack name"
+                if key == "stack"
+                else f"{NAMESPACE}:{key}"
+                if key
+                else f"{NAMESPACE}:azure"
+            )
             problems.append(Problem(stack_file(stack), field, reason))
         raise ConfigError(problems) from None

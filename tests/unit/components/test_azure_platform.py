@@ -157,7 +157,7 @@ def declare(stack: str, azure: dict[str, Any], *, pinned_env: bool = True) -> De
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack=stack, preview=False,
                              monitor=monitor)  # fmt: skip
     settings = AzureSettings.from_config(stack, {"azure": azure})
-    config = StackConfig(stack=stack, target="azure", tags={"env": stack})
+    config = StackConfig(stack=stack, target="azure", tags={"env": stack}, azure=settings)
     envs = load_environment_specs(ROOT)
     if pinned_env:
         envs = tuple(e.model_copy(update={"version": "1"}) for e in envs)
