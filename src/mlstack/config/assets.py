@@ -19,22 +19,31 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import marshmallow
-import yaml
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.errors import ConfigError, Problem
+from mlstack.config.specfile import (
+    DATA_SCHEMA_HELP,
+    SpecKind,
+    collect_specs,
+    data_field_reason,
+    display,
+    load_entity,
+    read_mapping,
+    spec_files,
+    string_tags,
+)
+from mlstack.errors import Problem
 
 DATA_FOLDER = Path("assets") / "data"
 DataType = Literal["uri_folder", "uri_file"]
 SUPPORTED_TYPES: dict[str, DataType] = {"uri_folder": "uri_folder", "uri_file": "uri_file"}
-SCHEMA_HELP = "https://aka.ms/ml-cli-v2-data-yaml-reference"
+SCHEMA_HELP = DATA_SCHEMA_HELP
+DATA = SpecKind(
+    noun="data asset", help_url=SCHEMA_HELP, schema="data schema", field_reason=data_field_reason
+)
 
 # The asset-name rule azure-ai-ml 1.35 ships (model_dataplane ``_models_operations.py``):
 # 1-255 of letters, digits, '-', '_', '.', not starting with '-', '_' or '.', not
@@ -94,66 +103,7 @@ def load_data_specs(project_root: Path, folder: Path | None = None) -> tuple[Dat
     """
     root = project_root.resolve()
     folder = (folder if folder is not None else root / DATA_FOLDER).resolve()
-    specs: list[DataSpec] = []
-    problems: list[Problem] = []
-    names: list[tuple[str, Path]] = []
-    for file in _spec_files(folder):
-        name, spec, found = _load_one(file, root)
-        problems.extend(found)
-        if name is not None:
-            names.append((name, file))
-        if spec is not None:
-            specs.append(spec)
-    problems.extend(_duplicate_names(names, root))
-    if problems:
-        raise ConfigError(problems)
-    return tuple(specs)
-
-
-def _spec_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-
-
-def _display(file: Path, root: Path) -> str:
-    """The file as the user would type it: relative to the project root when inside it."""
-    try:
-        return file.relative_to(root).as_posix()
-    except ValueError:
-        return str(file)
-
-
-@contextmanager
-def _azure_ml_quiet() -> Iterator[None]:
-    """Silence azure-ai-ml's marshmallow deprecation warnings (on import and on load).
-
-    They are about azure-ai-ml's own schemas, nobody using mlstack can act on them,
-    and they fail a ``-W error`` test run.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", category=DeprecationWarning, module=r"azure\.|marshmallow\."
-        )
-        yield
-
-
-def _read(file: Path) -> tuple[Any, list[tuple[str, str]]]:
-    """azure-ai-ml's ``Data`` entity for ``file``, or (None, what its loader objected to).
-
-    azure-ai-ml is imported here, not at module level, because importing it takes
-    seconds and only loading specs needs it.
-    """
-    with _azure_ml_quiet():
-        from azure.ai.ml import load_data  # noqa: PLC0415 - slow import, see docstring
-        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
-
-        try:
-            return load_data(source=file), []
-        except (MlException, marshmallow.ValidationError) as error:
-            return None, list(_loader_problems(error))
-        except (OSError, UnicodeDecodeError) as error:
-            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
+    return collect_specs(spec_files(folder), lambda file: _load_one(file, root), root, DATA.noun)
 
 
 def _load_one(file: Path, root: Path) -> tuple[str | None, DataSpec | None, list[Problem]]:
@@ -162,8 +112,8 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, DataSpec | None, list
     The name comes back even when other fields are wrong, so duplicates are reported
     in the same pass as everything else.
     """
-    shown = _display(file, root)
-    data, loader_problems = _read(file)
+    shown = display(file, root)
+    data, loader_problems = load_entity("load_data", file, DATA)
     if data is None:
         return None, None, [Problem(shown, field, reason) for field, reason in loader_problems]
 
@@ -187,7 +137,7 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, DataSpec | None, list
                 "or uri_file (one file)",
             )
         )
-    tags, tag_problems = _tags(data.tags or {})
+    tags, tag_problems = string_tags(data.tags or {})
     found.extend(tag_problems)
     path, path_problem = _content_path(data.path, data.type, file, root)
     if path_problem:
@@ -212,29 +162,8 @@ def _declares_name(file: Path) -> bool:
 
     Read after ``load_data`` succeeded, so the YAML is known to parse to a mapping.
     """
-    with file.open(encoding="utf-8") as stream:
-        raw = yaml.safe_load(stream)
-    return isinstance(raw, Mapping) and raw.get("name") is not None
-
-
-def _tags(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Tags as strings; integers are written plainly, anything else must be quoted."""
-    tags: dict[str, str] = {}
-    problems: list[tuple[str, str]] = []
-    for key, value in raw.items():
-        if isinstance(value, str):
-            tags[str(key)] = value
-        elif isinstance(value, int) and not isinstance(value, bool):
-            tags[str(key)] = str(value)
-        else:
-            problems.append(
-                (
-                    f"tags.{key}",
-                    f"{value!r} is not a string: tag values are text, quote it "
-                    f'(e.g. {key}: "{value}")',
-                )
-            )
-    return tags, problems
+    raw = read_mapping(file)
+    return raw is not None and raw.get("name") is not None
 
 
 def _content_path(raw: object, kind: str, file: Path, root: Path) -> tuple[Path | None, str | None]:
@@ -274,78 +203,3 @@ def _kind_problem(path: Path, text: str, kind: str) -> str | None:
 def _has_file(folder: Path) -> bool:
     """True at the first file found, so a 70k-file folder costs one short walk."""
     return any(files for _, _, files in os.walk(folder))
-
-
-def _loader_problems(error: Exception) -> Iterator[tuple[str, str]]:
-    """(field, reason) pairs from what ``load_data`` raised.
-
-    azure-ai-ml wraps the causes: a YAML syntax error arrives as a ValidationException
-    whose ``__cause__`` is the PyYAML ``MarkedYAMLError`` (with the position); a schema
-    failure as a marshmallow ValidationError whose ``__cause__`` holds the per-field
-    messages (its own ``messages`` is one pre-formatted string).
-    """
-    cause = error.__cause__
-    if isinstance(cause, yaml.MarkedYAMLError):
-        yield _syntax_problem(cause)
-    elif isinstance(cause, marshmallow.ValidationError) and isinstance(cause.messages, dict):
-        for field, messages in _flatten(cause.messages):
-            yield field, _schema_reason(field, messages)
-    elif not isinstance(error, marshmallow.ValidationError):
-        message = str(getattr(error, "message", error)).strip()
-        if "yaml file is empty" in message.lower():
-            yield "", "the file is empty: declare the asset (name, type, path) or delete the file"
-        elif "expect dict" in message.lower():
-            yield "", "the file is not a mapping: write `key: value` lines (name, type, path)"
-        else:
-            yield "", f"azure-ai-ml cannot load it: {message}"
-    else:
-        yield "", f"azure-ai-ml rejects it: {error} (see {SCHEMA_HELP})"
-
-
-def _syntax_problem(error: yaml.MarkedYAMLError) -> tuple[str, str]:
-    mark = error.problem_mark or error.context_mark
-    where = f"line {mark.line + 1}" if mark is not None else ""
-    column = f", column {mark.column + 1}" if mark is not None else ""
-    what = error.problem or error.context or "invalid YAML"
-    return where, f"YAML syntax error{column}: {what}; fix the YAML syntax there"
-
-
-def _flatten(messages: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, list[str]]]:
-    for key, value in messages.items():
-        field = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from _flatten(value, f"{field}.")
-        else:
-            yield field, [str(v) for v in _as_list(value)]
-
-
-def _as_list(value: object) -> Iterable[object]:
-    return value if isinstance(value, list | tuple) else [value]
-
-
-def _schema_reason(field: str, messages: list[str]) -> str:
-    said = " ".join(messages)
-    if said == "Unknown field.":
-        return (
-            "unknown key (azure-ai-ml: Unknown field.): remove it or correct its spelling; "
-            f"the data schema is at {SCHEMA_HELP}"
-        )
-    if field == "path" and "Missing data" in said:
-        return "missing: add `path:`, the local folder or file to register, relative to the YAML"
-    if field == "type":
-        return f"azure-ai-ml: {said} mlstack supports uri_folder and uri_file"
-    return f"azure-ai-ml: {said} Correct the value (data schema: {SCHEMA_HELP})"
-
-
-def _duplicate_names(names: Iterable[tuple[str, Path]], root: Path) -> Iterator[Problem]:
-    """Each later file reusing a name, naming the first; case-insensitive, as ARM names are."""
-    first: dict[str, Path] = {}
-    for name, file in names:
-        seen = first.setdefault(name.casefold(), file)
-        if seen != file:
-            yield Problem(
-                _display(file, root),
-                "name",
-                f"{name!r} is also declared in {_display(seen, root)}: give each data asset "
-                "its own name, or delete one of the files",
-            )

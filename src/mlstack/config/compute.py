@@ -10,18 +10,23 @@ The files are Azure ML CLI v2 ``amlcompute`` specs (``name``, ``size``, ``tier``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import marshmallow
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.config.assets import _azure_ml_quiet, _display, _loader_problems, _spec_files
+from mlstack.config.specfile import SpecKind, display, duplicate_reason, load_entity, spec_files
 from mlstack.errors import ConfigError, Problem
 
 COMPUTE_FOLDER = Path("assets") / "compute"
 SCHEMA_HELP = "https://aka.ms/ml-cli-v2-compute-aml-yaml-reference"
+COMPUTE = SpecKind(
+    noun="compute cluster",
+    help_url=SCHEMA_HELP,
+    schema="compute schema",
+    rejects_help=SCHEMA_HELP,
+)
 # Compute names: 2-16 of letters, digits and '-', starting with a letter (Azure ML rule).
 _COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$")
 _TIERS: dict[str, Literal["Dedicated", "LowPriority"]] = {
@@ -66,8 +71,8 @@ def load_compute_specs(project_root: Path, folder: Path | None = None) -> tuple[
     specs: list[ComputeSpec] = []
     problems: list[Problem] = []
     seen: dict[str, Path] = {}
-    for file in _spec_files(folder):
-        shown = _display(file, root)
+    for file in spec_files(folder):
+        shown = display(file, root)
         spec, found = _load_one(file)
         problems.extend(Problem(shown, field, reason) for field, reason in found)
         if spec is None:
@@ -75,12 +80,7 @@ def load_compute_specs(project_root: Path, folder: Path | None = None) -> tuple[
         first = seen.setdefault(spec.name.casefold(), file)
         if first != file:
             problems.append(
-                Problem(
-                    shown,
-                    "name",
-                    f"{spec.name!r} is also declared in {_display(first, root)}: give each "
-                    "compute cluster its own name, or delete one of the files",
-                )
+                Problem(shown, "name", duplicate_reason(COMPUTE.noun, spec.name, first, root))
             )
         specs.append(spec)
     if problems:
@@ -89,7 +89,7 @@ def load_compute_specs(project_root: Path, folder: Path | None = None) -> tuple[
 
 
 def _load_one(file: Path) -> tuple[ComputeSpec | None, list[tuple[str, str]]]:
-    compute, found = _read(file)
+    compute, found = load_entity("load_compute", file, COMPUTE)
     if compute is None:
         return None, found
     if compute.type != "amlcompute":
@@ -144,28 +144,3 @@ def _scale_problems(compute: Any) -> Iterator[tuple[str, str]]:
     idle = compute.idle_time_before_scale_down
     if idle is not None and int(idle) < 0:
         yield "idle_time_before_scale_down", f"{idle} is negative: give seconds, e.g. 120"
-
-
-def _read(file: Path) -> tuple[Any, list[tuple[str, str]]]:
-    """azure-ai-ml's compute entity for ``file``, or (None, what its loader objected to)."""
-    with _azure_ml_quiet():
-        from azure.ai.ml import load_compute  # noqa: PLC0415 - slow import
-        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
-
-        try:
-            return load_compute(source=file), []
-        except (MlException, marshmallow.ValidationError) as error:
-            return None, list(_with_help(_loader_problems(error)))
-        except (OSError, UnicodeDecodeError) as error:
-            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
-
-
-def _with_help(problems: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
-    """The shared loader messages point at the data schema; point at the compute one."""
-    for field, reason in problems:
-        yield (
-            field,
-            reason.replace("data schema: ", "compute schema: ").replace(
-                "https://aka.ms/ml-cli-v2-data-yaml-reference", SCHEMA_HELP
-            ),
-        )

@@ -21,19 +21,28 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import marshmallow
-import yaml
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.config.assets import _azure_ml_quiet, _display, _loader_problems, _spec_files
 from mlstack.config.azure import endpoint_name_problem
+from mlstack.config.specfile import (
+    SpecKind,
+    display,
+    duplicate_reason,
+    load_entity,
+    read_mapping,
+    spec_files,
+)
 from mlstack.errors import ConfigError, Problem
 
 ENDPOINTS_FOLDER = Path("assets") / "endpoints"
-_HELP = {
-    "endpoint": "https://aka.ms/ml-cli-v2-endpoint-online-yaml-reference",
-    "deployment": "https://aka.ms/ml-cli-v2-deployment-managed-online-yaml-reference",
-}
+_ENDPOINT_HELP = "https://aka.ms/ml-cli-v2-endpoint-online-yaml-reference"
+_DEPLOYMENT_HELP = "https://aka.ms/ml-cli-v2-deployment-managed-online-yaml-reference"
+ENDPOINT = SpecKind(
+    noun="endpoint", help_url=_ENDPOINT_HELP, schema="schema", rejects_help=_ENDPOINT_HELP
+)
+DEPLOYMENT = SpecKind(
+    noun="deployment", help_url=_DEPLOYMENT_HELP, schema="schema", rejects_help=_DEPLOYMENT_HELP
+)
 _REFERENCE = re.compile(
     r"^(?:azureml:)?(?P<name>[a-zA-Z0-9][a-zA-Z0-9\-_.]*):(?P<version>[^:@/]+)$"
 )
@@ -94,8 +103,8 @@ def load_endpoint_specs(project_root: Path, folder: Path | None = None) -> tuple
     problems: list[Problem] = []
     endpoints: dict[str, Any] = {}
     deployments: list[DeploymentSpec] = []
-    for file in _spec_files(folder):
-        shown = _display(file, root)
+    for file in spec_files(folder):
+        shown = display(file, root)
         if _is_deployment(file):
             deployment, found = _deployment(file, root)
             if deployment is not None:
@@ -105,7 +114,9 @@ def load_endpoint_specs(project_root: Path, folder: Path | None = None) -> tuple
             if endpoint is not None:
                 first = endpoints.setdefault(endpoint.name.casefold(), endpoint)
                 if first is not endpoint:
-                    found.append(("name", _duplicate("endpoint", endpoint.name, first.file, root)))
+                    found.append(
+                        ("name", duplicate_reason(ENDPOINT.noun, endpoint.name, first.file, root))
+                    )
         problems.extend(Problem(shown, field, reason) for field, reason in found)
     specs, found_links = _link(endpoints, deployments, root)
     problems.extend(found_links)
@@ -115,39 +126,12 @@ def load_endpoint_specs(project_root: Path, folder: Path | None = None) -> tuple
 
 
 def _is_deployment(file: Path) -> bool:
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False  # the endpoint loader reports it, with position
-    return isinstance(raw, Mapping) and "endpoint_name" in raw
-
-
-def _load(kind: str, file: Path) -> tuple[Any, list[tuple[str, str]]]:
-    """azure-ai-ml's entity for ``file`` (imported lazily: it takes seconds)."""
-    with _azure_ml_quiet():
-        from azure.ai.ml import load_online_deployment, load_online_endpoint  # noqa: PLC0415
-        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
-
-        load = load_online_deployment if kind == "deployment" else load_online_endpoint
-        try:
-            return load(source=file), []
-        except (MlException, marshmallow.ValidationError) as error:
-            help_link = _HELP[kind]
-            return None, [
-                (
-                    f,
-                    r.replace("data schema: ", "schema: ").replace(
-                        "https://aka.ms/ml-cli-v2-data-yaml-reference", help_link
-                    ),
-                )
-                for f, r in _loader_problems(error)
-            ]
-        except (OSError, UnicodeDecodeError) as error:
-            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
+    raw = read_mapping(file)  # None: the endpoint loader reports it, with position
+    return raw is not None and "endpoint_name" in raw
 
 
 def _endpoint(file: Path) -> tuple[EndpointSpec | None, list[tuple[str, str]]]:
-    entity, found = _load("endpoint", file)
+    entity, found = load_entity("load_online_endpoint", file, ENDPOINT)
     if entity is None:
         return None, found
     name = str(entity.name or "")
@@ -182,7 +166,7 @@ def _endpoint(file: Path) -> tuple[EndpointSpec | None, list[tuple[str, str]]]:
 
 
 def _deployment(file: Path, root: Path) -> tuple[DeploymentSpec | None, list[tuple[str, str]]]:
-    entity, found = _load("deployment", file)
+    entity, found = load_entity("load_online_deployment", file, DEPLOYMENT)
     if entity is None:
         return None, found
     name = str(entity.name or "")
@@ -268,7 +252,7 @@ def _link(
     owned: dict[str, dict[str, DeploymentSpec]] = {key: {} for key in endpoints}
     for deployment in deployments:
         mine = owned.get(deployment.endpoint_name.casefold())
-        shown = _display(deployment.file, root)
+        shown = display(deployment.file, root)
         if mine is None:
             declared = ", ".join(sorted(e.name for e in endpoints.values())) or "none"
             problems.append(
@@ -284,7 +268,11 @@ def _link(
         first = mine.setdefault(deployment.name.casefold(), deployment)
         if first is not deployment:
             problems.append(
-                Problem(shown, "name", _duplicate("deployment", deployment.name, first.file, root))
+                Problem(
+                    shown,
+                    "name",
+                    duplicate_reason(DEPLOYMENT.noun, deployment.name, first.file, root),
+                )
             )
     specs = []
     for key, endpoint in endpoints.items():
@@ -301,16 +289,9 @@ def _traffic_problems(
     for name in endpoint.traffic:
         if name.casefold() not in deployments:
             yield Problem(
-                _display(endpoint.file, root),
+                display(endpoint.file, root),
                 f"traffic.{name}",
                 f"{name!r} is not a declared deployment of {endpoint.name!r} (declared: "
                 f"{declared}): declare it in assets/endpoints/{endpoint.name}-{name}.yaml "
                 "or remove it from traffic",
             )
-
-
-def _duplicate(kind: str, name: str, first: Path, root: Path) -> str:
-    return (
-        f"{name!r} is also declared in {_display(first, root)}: give each {kind} its own "
-        "name, or delete one of the files"
-    )

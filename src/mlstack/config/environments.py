@@ -24,26 +24,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import marshmallow
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.config.assets import (
-    _azure_ml_quiet,
-    _display,
-    _flatten,
-    _loader_problems,
-    _spec_files,
-    _syntax_problem,
-    _tags,
-    asset_name_problem,
-    version_problem,
+from mlstack.config.assets import asset_name_problem, version_problem
+from mlstack.config.specfile import (
+    SpecKind,
+    collect_specs,
+    display,
+    load_entity,
+    read_mapping,
+    spec_files,
+    string_tags,
+    syntax_problem,
 )
-from mlstack.errors import ConfigError, Problem
+from mlstack.errors import Problem
 
 ENVIRONMENTS_FOLDER = Path("assets") / "environments"
 SCHEMA_HELP = "https://aka.ms/ml-cli-v2-environment-yaml-reference"
@@ -101,22 +100,8 @@ def load_environment_specs(
     """
     root = project_root.resolve()
     folder = (folder if folder is not None else root / ENVIRONMENTS_FOLDER).resolve()
-    specs: list[EnvironmentSpec] = []
-    problems: list[Problem] = []
-    names: list[tuple[str, Path]] = []
-    for file in _spec_files(folder):
-        if is_conda_file(file):
-            continue
-        name, spec, found = _load_one(file, root)
-        problems.extend(found)
-        if name is not None:
-            names.append((name, file))
-        if spec is not None:
-            specs.append(spec)
-    problems.extend(_duplicate_names(names, root))
-    if problems:
-        raise ConfigError(problems)
-    return tuple(specs)
+    files = [file for file in spec_files(folder) if not is_conda_file(file)]
+    return collect_specs(files, lambda file: _load_one(file, root), root, ENVIRONMENT.noun)
 
 
 def _load_one(file: Path, root: Path) -> tuple[str | None, EnvironmentSpec | None, list[Problem]]:
@@ -127,8 +112,8 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, EnvironmentSpec | Non
     in the environment file); when it is unusable, azure-ai-ml is given an empty inline
     conda spec instead so the rest of the file is still checked in the same pass.
     """
-    shown = _display(file, root)
-    raw = _raw_mapping(file)
+    shown = display(file, root)
+    raw = read_mapping(file)
     found: list[tuple[str, str]] = []
     conda_file: Path | None = None
     conda: dict[str, Any] | None = None
@@ -137,7 +122,9 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, EnvironmentSpec | Non
         if problem:
             found.append(("conda_file", problem))
     override: list[dict[str, Any]] = [{"conda_file": {}}] if found else []
-    env, loader_problems = _read(file, override)
+    env, loader_problems = load_entity(
+        "load_environment", file, ENVIRONMENT, params_override=override
+    )
     if env is None:
         problems = [*found, *loader_problems]
         return None, None, [Problem(shown, field, reason) for field, reason in problems]
@@ -164,7 +151,7 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, EnvironmentSpec | Non
                 f"missing: add `image:`, the base Docker image (e.g. {_EXAMPLE_IMAGE})",
             )
         )
-    tags, tag_problems = _tags(env.tags or {})
+    tags, tag_problems = string_tags(env.tags or {})
     found.extend(tag_problems)
     if conda is None and env.build is None and not found:
         # Only when plain YAML could not read what azure-ai-ml could: never pass silently.
@@ -185,20 +172,6 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, EnvironmentSpec | Non
     return name, spec, []
 
 
-def _raw_mapping(file: Path) -> Mapping[str, Any] | None:
-    """The file as plain YAML, or None when it is not a readable mapping.
-
-    None is not reported here: azure-ai-ml's loader reports the same file's syntax
-    and shape problems with better positions right after.
-    """
-    try:
-        with file.open(encoding="utf-8") as stream:
-            raw = yaml.safe_load(stream)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return raw if isinstance(raw, Mapping) else None
-
-
 def _conda(
     raw: object, file: Path, root: Path
 ) -> tuple[Path | None, dict[str, Any] | None, str | None]:
@@ -211,7 +184,7 @@ def _conda(
     except (OSError, UnicodeDecodeError) as error:
         return None, None, f"cannot read {raw!r} ({error}): save it as UTF-8"
     except yaml.MarkedYAMLError as error:
-        where, reason = _syntax_problem(error)
+        where, reason = syntax_problem(error)
         return None, None, f"{raw!r} {where}: {reason}"
     except yaml.YAMLError as error:
         return None, None, f"{raw!r} is not valid YAML ({error}): fix its syntax"
@@ -274,59 +247,20 @@ def _conda_content(
     return path, {str(key): value for key, value in conda.items()}, None
 
 
-def _read(file: Path, override: list[dict[str, Any]]) -> tuple[Any, list[tuple[str, str]]]:
-    """azure-ai-ml's ``Environment`` for ``file``, or (None, what its loader objected to).
-
-    azure-ai-ml is imported here because importing it takes seconds.
-    """
-    with _azure_ml_quiet():
-        from azure.ai.ml import load_environment  # noqa: PLC0415 - slow import, see docstring
-        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
-
-        try:
-            return load_environment(source=file, params_override=override), []
-        except (MlException, marshmallow.ValidationError) as error:
-            return None, list(_environment_problems(error))
-        except (OSError, UnicodeDecodeError) as error:
-            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
-
-
-def _environment_problems(error: Exception) -> Iterator[tuple[str, str]]:
-    """The loader's objections in environment words; syntax errors as ``assets`` maps them."""
-    cause = error.__cause__
-    message = str(getattr(error, "message", error)).lower()
-    if isinstance(cause, marshmallow.ValidationError) and isinstance(cause.messages, dict):
-        for field, messages in _flatten(cause.messages):
-            yield field, _schema_reason(field, " ".join(messages))
-    elif "yaml file is empty" in message or "expect dict" in message:
-        yield (
-            "",
-            "the file is not an environment: write `key: value` lines (name, image, conda_file)",
-        )
-    else:
-        yield from _loader_problems(error)
-
-
-def _schema_reason(field: str, said: str) -> str:
-    if said == "Unknown field.":
-        return (
-            "unknown key (azure-ai-ml: Unknown field.): remove it or correct its spelling; "
-            f"the environment schema is at {SCHEMA_HELP}"
-        )
+def _field_reason(field: str, said: str) -> str | None:
+    """Environment words for a missing key; None for the shared reasons."""
     if "Missing data" in said:
         return f"missing: add `{field}:` (environment schema: {SCHEMA_HELP})"
-    return f"azure-ai-ml: {said} Correct the value (environment schema: {SCHEMA_HELP})"
+    return None
 
 
-def _duplicate_names(names: Iterable[tuple[str, Path]], root: Path) -> Iterator[Problem]:
-    """Each later file reusing a name, naming the first; case-insensitive, as ARM names are."""
-    first: dict[str, Path] = {}
-    for name, file in names:
-        seen = first.setdefault(name.casefold(), file)
-        if seen != file:
-            yield Problem(
-                _display(file, root),
-                "name",
-                f"{name!r} is also declared in {_display(seen, root)}: give each environment "
-                "its own name, or delete one of the files",
-            )
+ENVIRONMENT = SpecKind(
+    noun="environment",
+    help_url=SCHEMA_HELP,
+    schema="environment schema",
+    unknown_schema="environment schema",
+    field_reason=_field_reason,
+    not_a_spec=(
+        "the file is not an environment: write `key: value` lines (name, image, conda_file)"
+    ),
+)

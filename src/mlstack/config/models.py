@@ -28,21 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import marshmallow
-import yaml
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.config.assets import (
-    _azure_ml_quiet,
-    _display,
-    _flatten,
-    _loader_problems,
-    _spec_files,
-    _tags,
-    asset_name_problem,
-    version_problem,
+from mlstack.config.assets import asset_name_problem, version_problem
+from mlstack.config.specfile import (
+    SpecKind,
+    collect_specs,
+    display,
+    load_entity,
+    read_mapping,
+    spec_files,
+    string_tags,
 )
-from mlstack.errors import ConfigError, Problem
+from mlstack.errors import Problem
 
 MODELS_FOLDER = Path("assets") / "models"
 SCHEMA_HELP = "https://aka.ms/ml-cli-v2-model-yaml-reference"
@@ -142,26 +140,13 @@ def load_model_specs(project_root: Path, folder: Path | None = None) -> tuple[Mo
     """
     root = project_root.resolve()
     folder = (folder if folder is not None else root / MODELS_FOLDER).resolve()
-    specs: list[ModelSpec] = []
-    problems: list[Problem] = []
-    names: list[tuple[str, Path]] = []
-    for file in _spec_files(folder):
-        name, spec, found = _load_one(file, root)
-        problems.extend(found)
-        if name is not None:
-            names.append((name, file))
-        if spec is not None:
-            specs.append(spec)
-    problems.extend(_duplicate_names(names, root))
-    if problems:
-        raise ConfigError(problems)
-    return tuple(specs)
+    return collect_specs(spec_files(folder), lambda file: _load_one(file, root), root, MODEL.noun)
 
 
 def _load_one(file: Path, root: Path) -> tuple[str | None, ModelSpec | None, list[Problem]]:
     """Load one file: its valid name (for the duplicate check) and a spec if it has no problem."""
-    shown = _display(file, root)
-    model, loader_problems = _read(file)
+    shown = display(file, root)
+    model, loader_problems = load_entity("load_model", file, MODEL)
     if model is None:
         return None, None, [Problem(shown, field, reason) for field, reason in loader_problems]
 
@@ -176,7 +161,7 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, ModelSpec | None, lis
     kind = next((t for t in SUPPORTED_TYPES if t == model.type), None)
     if kind is None:
         found.append(("type", f"{model.type!r} is not a model type: use {_types()}"))
-    tags, tag_problems = _tags(model.tags or {})
+    tags, tag_problems = string_tags(model.tags or {})
     found.extend(tag_problems)
     properties, gates, property_problems = _properties(model.properties or {})
     found.extend(property_problems)
@@ -259,9 +244,8 @@ def _contradictions(gates: Iterable[Gate]) -> Iterator[tuple[str, str]]:
 
 def _raw_path(file: Path) -> object:
     """``path`` as written: azure-ai-ml turns ``azureml:x:1`` into a local-looking path."""
-    with file.open(encoding="utf-8") as stream:
-        raw = yaml.safe_load(stream)
-    return raw.get("path") if isinstance(raw, Mapping) else None
+    raw = read_mapping(file)
+    return None if raw is None else raw.get("path")
 
 
 def _model_path(written: object, file: Path, root: Path) -> tuple[Path | None, str | None]:
@@ -289,55 +273,19 @@ def _model_path(written: object, file: Path, root: Path) -> tuple[Path | None, s
     return path, None
 
 
-def _read(file: Path) -> tuple[Any, list[tuple[str, str]]]:
-    """azure-ai-ml's ``Model`` for ``file``, or (None, what its loader objected to).
-
-    azure-ai-ml is imported here because importing it takes seconds.
-    """
-    with _azure_ml_quiet():
-        from azure.ai.ml import load_model  # noqa: PLC0415 - slow import, see docstring
-        from azure.ai.ml.exceptions import MlException  # noqa: PLC0415
-
-        try:
-            return load_model(source=file), []
-        except (MlException, marshmallow.ValidationError) as error:
-            return None, list(_model_problems(error))
-        except (OSError, UnicodeDecodeError) as error:
-            return None, [("", f"cannot read the file ({error}): save it as UTF-8")]
-
-
-def _model_problems(error: Exception) -> Iterator[tuple[str, str]]:
-    """The loader's objections in model words; syntax errors as ``assets`` maps them."""
-    cause = error.__cause__
-    if isinstance(cause, marshmallow.ValidationError) and isinstance(cause.messages, dict):
-        for field, messages in _flatten(cause.messages):
-            yield field, _schema_reason(field, " ".join(messages))
-    else:
-        yield from _loader_problems(error)
-
-
-def _schema_reason(field: str, said: str) -> str:
-    if said == "Unknown field.":
-        return (
-            "unknown key (azure-ai-ml: Unknown field.): remove it or correct its spelling; "
-            f"the model schema is at {SCHEMA_HELP}"
-        )
+def _field_reason(field: str, said: str) -> str | None:
+    """Model words for a missing key and a wrong ``type``; None for the shared reasons."""
     if "Missing data" in said:
         return f"missing: add `{field}:` (model schema: {SCHEMA_HELP})"
     if field == "type":
         return f"azure-ai-ml: {said} Use one of {_types()}"
-    return f"azure-ai-ml: {said} Correct the value (model schema: {SCHEMA_HELP})"
+    return None
 
 
-def _duplicate_names(names: Iterable[tuple[str, Path]], root: Path) -> Iterator[Problem]:
-    """Each later file reusing a name, naming the first; case-insensitive, as ARM names are."""
-    first: dict[str, Path] = {}
-    for name, file in names:
-        seen = first.setdefault(name.casefold(), file)
-        if seen != file:
-            yield Problem(
-                _display(file, root),
-                "name",
-                f"{name!r} is also declared in {_display(seen, root)}: give each model its "
-                "own name, or delete one of the files",
-            )
+MODEL = SpecKind(
+    noun="model",
+    help_url=SCHEMA_HELP,
+    schema="model schema",
+    unknown_schema="model schema",
+    field_reason=_field_reason,
+)
