@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mlstack.project import Project
@@ -26,7 +28,7 @@ def _mlstack(cli: Pulumi, project: Project, *args: str) -> subprocess.CompletedP
 
 def test_promote_from_one_stack_to_another(pulumi: Pulumi, project: Project, digits: Path) -> None:
     add_data(pulumi, project, digits)
-    for folder in ("environments", "models"):
+    for folder in ("environments", "models", "endpoints"):
         shutil.copytree(project.root / "assets" / folder, pulumi.cwd / "assets" / folder)
     shutil.copytree(project.root / "training", pulumi.cwd / "training")
     _set_gate(pulumi, 0.5)
@@ -69,6 +71,15 @@ def test_promote_from_one_stack_to_another(pulumi: Pulumi, project: Project, dig
         assert lineage["promotion"]["source_version"] == "1"
         assert lineage["data"] == _lineage(pulumi, project, f"{MODEL}:1")["data"]
         prod.run("preview", "--expect-no-changes")
+
+        # The production endpoint serves the promoted model.
+        endpoint = json.loads(prod.run("stack", "output", "endpoints", "--show-secrets", "--json",
+                                       "--stack", prod.stack).stdout)["digits"]  # fmt: skip
+        request = json.loads((project.root / "assets/endpoints/sample-request.json").read_text())
+        auth = {"Authorization": f"Bearer {endpoint['primary_key']}"}
+        answer = httpx.post(endpoint["scoring_uri"], json=request, headers=auth, timeout=60)
+        assert answer.status_code == 200
+        assert len(answer.json()["predictions"]) == len(request["data"])
 
         # A tampered pin is refused at preview; nothing changes in the target.
         text = prod_file.read_text()
