@@ -40,6 +40,8 @@ def serve(
     access_log: bool = False,
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT; exit status 0, or 3 if the app failed to start."""
+    # httpx logs every forwarded request at INFO: the router's log would grow without end.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
