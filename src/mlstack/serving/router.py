@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import sys
@@ -34,23 +35,31 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mlstack.serving.forward import (
+    Answer,
+    ConnectError,
+    ConnectionLostError,
+    Forwarder,
+    ForwardError,
+    ForwardTimeoutError,
+)
 from mlstack.serving.keys import key_matches
 from mlstack.serving.routes import Routes, RoutesFile
 from mlstack.serving.server import serve
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 HEALTH_TIMEOUT_S = 2.0
+CONNECT_TIMEOUT_S = 2.0
 MAX_MIRRORS_IN_FLIGHT = 64  # beyond this, copies are dropped rather than queued
 # Failures where the deployment went away (stopped, restarting, a stale pooled
 # connection): scoring is a pure function of the body, so sending it again is safe.
-RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+RETRYABLE = (ConnectError, ConnectionLostError)
 
 log = logging.getLogger("mlstack.serving.router")
 
@@ -90,51 +99,58 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 class Router:
-    """Per-process state: the routes file, the shared HTTP client, in-flight mirrors."""
+    """Per-process state: the routes file, the pooled connections, in-flight mirrors."""
 
     def __init__(self, routes_file: RoutesFile, rng: random.Random | None = None) -> None:
         self.routes_file = routes_file
         self.rng = rng or random.Random()  # noqa: S311 - traffic split, not security
         self.mirrors: set[asyncio.Task[None]] = set()
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        assert self._client is not None, "the router's lifespan has not started"
-        return self._client
+        # It never reads proxy variables: they must not divert loopback traffic.
+        self.forwarder = Forwarder()
+        self._pooled_for: Routes | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        # trust_env=False: proxy variables must never divert loopback traffic.
-        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
-            self._client = client
+        try:
             yield
+        finally:
             for task in list(self.mirrors):
                 task.cancel()
-        self._client = None
+            await self.forwarder.aclose()
 
-    async def _post(
-        self, routes: Routes, name: str, body: bytes, headers: dict[str, str]
-    ) -> httpx.Response:
-        timeout = httpx.Timeout(routes.request_timeout_ms / 1000, connect=2.0)
-        url = routes.deployments[name].rstrip("/") + "/score"
-        return await self.client.post(url, content=body, headers=headers, timeout=timeout)
+    def _routes(self) -> Routes:
+        """The current table; a new table closes idle connections to dropped deployments."""
+        routes = self.routes_file.current()
+        if routes is not self._pooled_for:
+            self._pooled_for = routes
+            self.forwarder.keep_only(set(routes.deployments.values()))
+        return routes
 
-    def _mirror(self, routes: Routes, name: str, body: bytes, headers: dict[str, str]) -> None:
+    async def _post(self, routes: Routes, name: str, body: bytes, content_type: str) -> Answer:
+        return await self.forwarder.request(
+            "POST",
+            routes.deployments[name],
+            "/score",
+            body=body,
+            content_type=content_type,
+            timeout_s=routes.request_timeout_ms / 1000,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
+        )
+
+    def _mirror(self, routes: Routes, name: str, body: bytes, content_type: str) -> None:
         if len(self.mirrors) >= MAX_MIRRORS_IN_FLIGHT:
             return
 
         async def send() -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                await self._post(routes, name, body, headers)
+            with contextlib.suppress(ForwardError):
+                await self._post(routes, name, body, content_type)
 
         task = asyncio.create_task(send())
         self.mirrors.add(task)  # a strong reference, or the task may be collected mid-flight
         task.add_done_callback(self.mirrors.discard)
 
     async def score(self, request: Request) -> Response:
-        routes = self.routes_file.current()
+        routes = self._routes()
         key = _presented_key(request)
         if key is None:
             return _error(
@@ -176,43 +192,43 @@ class Router:
                     f"weights, or pin one with the {DEPLOYMENT_HEADER} header",
                 )
             target = picked
-        headers = {"content-type": request.headers.get("content-type", "application/json")}
+        content_type = request.headers.get("content-type", "application/json")
         if pinned is None:
             for name in routes.mirrors(self.rng):
                 if name != target:
-                    self._mirror(routes, name, body, headers)
-        return await self._forward(routes, target, pinned is not None, body, headers)
+                    self._mirror(routes, name, body, content_type)
+        return await self._forward(routes, target, pinned is not None, body, content_type)
 
     async def _forward(
-        self, routes: Routes, target: str, pinned: bool, body: bytes, headers: dict[str, str]
+        self, routes: Routes, target: str, pinned: bool, body: bytes, content_type: str
     ) -> Response:
         request_id = str(uuid.uuid4())
         try:
-            answer = await self._post(routes, target, body, headers)
+            answer = await self._post(routes, target, body, content_type)
         except RETRYABLE as first:
             # Re-read the table: the deployment may be down because traffic just moved.
-            routes = self.routes_file.current()
+            routes = self._routes()
             retry = self._retry_target(routes, target, pinned)
             if retry is None:
                 return self._failed(routes, target, first, request_id)
             log.warning("deployment %s unreachable (%r); retrying on %s", target, first, retry)
             target = retry
             try:
-                answer = await self._post(routes, target, body, headers)
-            except httpx.TransportError as second:
+                answer = await self._post(routes, target, body, content_type)
+            except ForwardError as second:
                 return self._failed(routes, target, second, request_id)
-        except httpx.TransportError as error:
+        except ForwardError as error:
             return self._failed(routes, target, error, request_id)
         reply = {DEPLOYMENT_HEADER: target, "x-request-id": request_id}
-        if answer.status_code >= 500:
+        if answer.status >= 500:
             return _error(
                 424,
-                f"deployment {target} failed to score the request (HTTP {answer.status_code}): "
+                f"deployment {target} failed to score the request (HTTP {answer.status}): "
                 f"{_detail(answer)}",
                 reply,
             )
-        reply["content-type"] = answer.headers.get("content-type", "application/json")
-        return Response(answer.content, status_code=answer.status_code, headers=reply)
+        reply["content-type"] = answer.content_type or "application/json"
+        return Response(answer.body, status_code=answer.status, headers=reply)
 
     def _retry_target(self, routes: Routes, failed: str, pinned: bool) -> str | None:
         if pinned:
@@ -225,7 +241,7 @@ class Router:
 
     def _failed(self, routes: Routes, name: str, error: Exception, request_id: str) -> Response:
         reply = {DEPLOYMENT_HEADER: name, "x-request-id": request_id}
-        if isinstance(error, httpx.TimeoutException):
+        if isinstance(error, ForwardTimeoutError):
             message = (
                 f"deployment {name} did not answer within {routes.request_timeout_ms} ms "
                 "(request_timeout_ms)"
@@ -240,14 +256,16 @@ class Router:
 
     async def health(self, request: Request) -> Response:
         """Which deployments answer ``/ready``; always 200 while the router itself runs."""
-        routes = self.routes_file.current()
+        routes = self._routes()
 
         async def ready(url: str) -> bool:
             try:
-                answer = await self.client.get(url.rstrip("/") + "/ready", timeout=HEALTH_TIMEOUT_S)
-            except httpx.HTTPError:
+                answer = await self.forwarder.request(
+                    "GET", url, "/ready", timeout_s=HEALTH_TIMEOUT_S
+                )
+            except ForwardError:
                 return False
-            return answer.status_code == 200
+            return answer.status == 200
 
         names = sorted(routes.deployments)
         results = await asyncio.gather(*(ready(routes.deployments[n]) for n in names))
@@ -266,9 +284,9 @@ class Router:
         )
 
 
-def _detail(answer: httpx.Response) -> str:
+def _detail(answer: Answer) -> str:
     try:
-        return str(answer.json().get("message", answer.text))[:500]
+        return str(json.loads(answer.body).get("message", answer.text))[:500]
     except (ValueError, AttributeError):
         return answer.text[:500]
 
