@@ -8,8 +8,10 @@ kind of configuration bug; every problem is reported together, naming file and k
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,7 +32,16 @@ from mlstack.config.naming import (
 )
 from mlstack.errors import ConfigError, Problem
 
-__all__ = ["NAMESPACE", "Promotion", "Promotions", "StackConfig", "load_stack_config", "stack_file"]
+__all__ = [
+    "NAMESPACE",
+    "Promotion",
+    "Promotions",
+    "StackConfig",
+    "load_stack_config",
+    "read_stack_config",
+    "stack_file",
+    "stack_values",
+]
 
 
 class Promotion(BaseModel):
@@ -139,3 +150,29 @@ def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
             )
             problems.append(Problem(stack_file(stack), field, reason))
         raise ConfigError(problems) from None
+
+
+def stack_values(root: Path, stack: str) -> dict[str, Any]:
+    """The stack file's ``mlstack:`` keys, prefix removed (``{}`` when there is no file).
+
+    For tools beside ``pulumi`` (the CLI, job submission) that need a stack's settings
+    without running the program.
+    """
+    path = root / stack_file(stack)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return {}  # no file: the program's defaults (the local target)
+    except (OSError, yaml.YAMLError) as error:
+        reason = f"unreadable: {str(error).splitlines()[0]}; fix the YAML"
+        raise ConfigError([Problem(stack_file(stack), "", reason)]) from None
+    config = raw.get("config") if isinstance(raw, dict) else None
+    if not isinstance(config, dict):
+        return {}
+    prefix = f"{NAMESPACE}:"
+    return {k.removeprefix(prefix): v for k, v in config.items() if str(k).startswith(prefix)}
+
+
+def read_stack_config(root: Path, stack: str) -> StackConfig:
+    """The validated settings of ``stacks/Pulumi.<stack>.yaml`` (no file: the local target)."""
+    return load_stack_config(stack, stack_values(root, stack))

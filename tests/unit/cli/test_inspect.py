@@ -203,10 +203,10 @@ def test_compute_is_this_machine(ws: LocalWorkspace) -> None:
     assert machine["memory_bytes"] > 0 and isinstance(machine["accelerators"], list)
 
 
-def test_an_azure_stack_is_refused_plainly(ws: LocalWorkspace) -> None:
+def test_an_azure_stack_without_its_settings_is_one_clear_problem(ws: LocalWorkspace) -> None:
     Path("stacks").mkdir()
     Path("stacks/Pulumi.dev.yaml").write_text("config:\n  mlstack:target: azure\n")
-    assert "targets Azure" in failure("data", "list", "-s", "dev")
+    assert "the azure target needs `mlstack:azure`" in failure("data", "list", "-s", "dev")
 
 
 def test_env_alone_still_prints_the_offline_exports(ws: LocalWorkspace) -> None:

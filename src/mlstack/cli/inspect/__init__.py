@@ -2,7 +2,7 @@
 
 Each noun is a sub-app (``mlstack data …``, ``mlstack model …``); all take ``-s/--stack``
 and ``--format table|json``, and reach the workspace only through
-:func:`mlstack.cli.inspect.common.open_workspace`, where the Azure backend is to plug in.
+:func:`mlstack.cli.inspect.common.open_workspace`, which picks the local or Azure backend.
 """
 
 from __future__ import annotations

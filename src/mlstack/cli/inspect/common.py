@@ -1,10 +1,11 @@
 """What every inspection command shares: the stack's workspace, version look-up, output.
 
-The commands reach a workspace only through :func:`open_workspace` and the registries'
-``get``/``list``/``manifest``/``set_archived``, which the Azure backend (azure-ai-ml's
-``MLClient``) is to implement with the same semantics and errors; content moves through
-a ``BlobEndpoint`` + container, which an Azure datastore provides as well. Target-specific
-facts (datastores, compute, where state lives) are gathered per target in their modules.
+The commands reach a workspace only through :func:`open_workspace`, typed as the
+:class:`~mlstack.workspace.protocol.Workspace` both targets satisfy: the registries'
+``get``/``list``/``manifest``/``set_archived`` with the same semantics and errors, and
+content through a ``BlobEndpoint`` + container (Azurite locally, the datastore on Azure).
+Target-specific facts (datastores, compute, where state lives) are gathered per target in
+their modules, which tell the targets apart by :class:`~mlstack.cli.inspect.azure.AzureView`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from mlstack.cli.inspect.azure import open_azure
 from mlstack.cli.lineage import Format
 from mlstack.cli.stack import selected_stack
-from mlstack.config.stack import stack_file
+from mlstack.config.stack import stack_values
 from mlstack.errors import MlstackError, NotFoundError
 from mlstack.project import Project
 from mlstack.workspace.asset import AssetRef, AssetVersion
 from mlstack.workspace.local import LocalWorkspace
-from mlstack.workspace.registry import Registry
+from mlstack.workspace.protocol import AssetRegistry, Workspace
 
 console = Console(highlight=False)
 # The Azure ML CLI's own words for each kind, used in messages and hints.
@@ -34,26 +35,20 @@ NOUN = {"data": "data", "model": "model", "environment": "env"}
 
 def stack_target(project: Project, stack: str) -> str:
     """``local`` or ``azure``, as the stack's file sets ``mlstack:target`` (default local)."""
-    path = project.root / stack_file(stack)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return "local"  # no file (or unreadable): the program's default target
-    config = raw.get("config") if isinstance(raw, dict) else None
-    target = config.get("mlstack:target", "local") if isinstance(config, dict) else "local"
-    return str(target)
+    return str(stack_values(project.root, stack).get("target", "local"))
 
 
-def open_workspace(stack: str | None) -> tuple[str, LocalWorkspace]:
-    """The stack's name and its workspace; the one place a backend is chosen."""
+def open_workspace(stack: str | None) -> tuple[str, Workspace]:
+    """The stack's name and its workspace; the one place a backend is chosen.
+
+    An azure stack's config is validated first (every problem at once); connecting sends
+    no request, so a sign-in problem surfaces at the first one, as "run `az login`".
+    """
     project = Project.find()
     name = selected_stack(project, stack)
-    if stack_target(project, name) == "azure":
-        raise MlstackError(
-            f"stack {name!r} targets Azure, and the workspace commands reach only local "
-            "stacks until the azure-ai-ml backend lands: use the Azure ML studio or `az ml` "
-            "for it meanwhile"
-        )
+    values = stack_values(project.root, name)
+    if values.get("target", "local") == "azure":
+        return name, open_azure(name, values)
     return name, LocalWorkspace.open(project.home, name)
 
 
@@ -62,7 +57,7 @@ def _available(versions: Sequence[AssetVersion]) -> str:
     return ", ".join(shown)
 
 
-def resolve(registry: Registry, text: str, stack: str) -> AssetVersion:
+def resolve(registry: AssetRegistry, text: str, stack: str) -> AssetVersion:
     """The version ``text`` names (NAME, NAME:VERSION, NAME@latest), or an error that lists
     what exists; latest skips archived versions, as Azure ML's does."""
     ref = AssetRef.parse(text)
@@ -105,7 +100,7 @@ def require_live(version: AssetVersion, stack: str) -> AssetVersion:
     return version
 
 
-def restore(registry: Registry, text: str, stack: str) -> AssetVersion:
+def restore(registry: AssetRegistry, text: str, stack: str) -> AssetVersion:
     """Un-archive one named version (the content was never deleted)."""
     ref = AssetRef.parse(text)
     if ref.version is None:

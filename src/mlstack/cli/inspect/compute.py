@@ -1,4 +1,9 @@
-"""``mlstack compute list``: where jobs run. On the local target, this machine."""
+"""``mlstack compute list``: where jobs run.
+
+On the local target, this machine (cores, memory, accelerators). On Azure, the
+workspace's compute as ``az ml compute list`` shows it (one request); the machine-only
+columns are ``None`` there, since a cluster's nodes are described by its VM size.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import importlib.util
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from mlstack.cli.inspect.azure import AzureView
 from mlstack.cli.inspect.common import emit, human_bytes, open_workspace
 from mlstack.cli.lineage import Format, FormatOption, StackOption
 
@@ -23,12 +30,12 @@ class ComputeTarget:
     name: str
     type: str
     size: str
-    min_instances: int
-    max_instances: int
+    min_instances: int | None
+    max_instances: int | None
     state: str
-    cores: int
-    memory_bytes: int
-    accelerators: tuple[str, ...]
+    cores: int | None = None
+    memory_bytes: int | None = None
+    accelerators: tuple[str, ...] = ()
 
 
 # A GPU torch can use needs the NVIDIA (or ROCm) kernel driver; without one, importing
@@ -57,19 +64,47 @@ def local_machine() -> ComputeTarget:
                          found)  # fmt: skip
 
 
+def _azure_target(compute: Any) -> ComputeTarget:
+    """A compute entity in our columns: a cluster's scale range, an instance's run state."""
+    state = getattr(compute, "state", None) or compute.provisioning_state or "-"
+    state = getattr(state, "value", state)  # an instance's state is an enum
+    return ComputeTarget(str(compute.name), str(compute.type),
+                         str(getattr(compute, "size", None) or "-"),
+                         getattr(compute, "min_instances", None),
+                         getattr(compute, "max_instances", None), str(state))  # fmt: skip
+
+
+def azure_targets(view: AzureView) -> list[ComputeTarget]:
+    """The workspace's compute, by name."""
+    from mlstack.workspace.azure_registry import service_errors  # noqa: PLC0415 - azure-ai-ml
+
+    with service_errors(f"listing the compute of workspace {view.settings.workspace_name}"):
+        found = list(view.client.compute.list())
+    return sorted((_azure_target(c) for c in found), key=lambda t: t.name)
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 @compute_app.command("list")
 def list_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Compute targets: name, type, size, min/max instances, state."""
-    stack_name, _ = open_workspace(stack)
-    targets = [local_machine()]
+    stack_name, ws = open_workspace(stack)
+    azure = isinstance(ws, AzureView)
+    targets = azure_targets(ws) if isinstance(ws, AzureView) else [local_machine()]
+    columns = ("name", "type", "size", "min", "max", "state", *(() if azure else ("accelerators",)))
 
-    def table() -> Table:
+    def table() -> Table | str:
+        if not targets:
+            return f"no compute in the workspace of {stack_name}: create a cluster for jobs"
         table = Table(title=f"compute in {stack_name}")
-        for column in ("name", "type", "size", "min", "max", "state", "accelerators"):
+        for column in columns:
             table.add_column(column, overflow="fold", no_wrap=column == "size")
         for t in targets:
-            table.add_row(t.name, t.type, t.size, str(t.min_instances), str(t.max_instances),
-                          t.state, ", ".join(t.accelerators) or "none")  # fmt: skip
+            row = [t.name, t.type, t.size, _count(t.min_instances), _count(t.max_instances),
+                   t.state, ", ".join(t.accelerators) or "none"]  # fmt: skip
+            table.add_row(*row[: len(columns)])
         return table
 
     emit(output, [asdict(t) for t in targets], table)

@@ -24,7 +24,7 @@ from mlstack.cli.lineage import Format, FormatOption, StackOption
 from mlstack.content.download import download
 from mlstack.content.manifest import Manifest
 from mlstack.workspace.asset import AssetVersion, upload_prefix
-from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace.protocol import Workspace
 
 data_app = typer.Typer(help="Data asset versions: list, show, sample, split, download.",
                        no_args_is_help=True)  # fmt: skip
@@ -83,7 +83,7 @@ def show_command(
 
 
 def fetch(
-    ws: LocalWorkspace, version: AssetVersion, entries: Manifest, dest: Path, progress: bool
+    ws: Workspace, version: AssetVersion, entries: Manifest, dest: Path, progress: bool
 ) -> None:
     """Bring ``entries`` (a manifest of the version's files) into ``dest``, verified."""
     prefix = upload_prefix(version.digest, version.name)

@@ -1,18 +1,26 @@
-"""``mlstack datastore list``: where the workspace keeps asset content."""
+"""``mlstack datastore list``: where the workspace keeps asset content.
+
+Locally, the one container in this home's Azurite; on Azure, every datastore of the
+workspace as the service lists it (two requests: the list, and the default's name, which
+azure-ai-ml's entities drop).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from mlstack.cli.inspect.azure import AzureView
 from mlstack.cli.inspect.common import emit, open_workspace
 from mlstack.cli.lineage import Format, FormatOption, StackOption
 from mlstack.project import Project
 from mlstack.services.azurite import ACCOUNT, Azurite
 from mlstack.workspace.asset import DATASTORE
-from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace.protocol import Workspace
 
 datastore_app = typer.Typer(help="Datastores of the stack's workspace.", no_args_is_help=True)
 
@@ -29,18 +37,50 @@ class Datastore:
     url: str | None
 
 
-def local_datastores(ws: LocalWorkspace, project: Project) -> list[Datastore]:
+def local_datastores(ws: Workspace, project: Project) -> list[Datastore]:
     """The local workspace's one datastore: its container in this home's Azurite."""
     state = Azurite(project.home).state()
     url = f"{state.endpoint.url}/{ws.container}" if state else None
     return [Datastore(DATASTORE, "azure_blob", ACCOUNT, ws.container, True, url)]
 
 
+def _snake(value: Any) -> str:
+    """``azure_blob`` for azure-ai-ml's ``DatastoreType.AZURE_BLOB`` (value ``AzureBlob``),
+    as `az ml datastore list` and the local target spell it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", str(getattr(value, "value", value))).lower()
+
+
+def _azure_datastore(store: Any, default: str) -> Datastore:
+    """A datastore entity in our columns; only blob datastores have a blob URL."""
+    account = str(getattr(store, "account_name", None) or "-")
+    container = (getattr(store, "container_name", None) or getattr(store, "file_share_name", None)
+                 or getattr(store, "filesystem", None) or "-")  # fmt: skip
+    url = None
+    if _snake(store.type) == "azure_blob":
+        url = f"{store.protocol or 'https'}://{account}.blob.{store.endpoint}/{container}"
+    return Datastore(str(store.name), _snake(store.type), account, str(container),
+                     store.name == default, url)  # fmt: skip
+
+
+def azure_datastores(view: AzureView) -> list[Datastore]:
+    """The workspace's datastores, by name; no secrets are read."""
+    from mlstack.workspace.azure_registry import service_errors  # noqa: PLC0415 - azure-ai-ml
+
+    operations = view.client.datastores
+    with service_errors(f"listing the datastores of workspace {view.settings.workspace_name}"):
+        default = str(operations.get_default().name)
+        stores = list(operations.list())
+    return sorted((_azure_datastore(s, default) for s in stores), key=lambda s: s.name)
+
+
 @datastore_app.command("list")
 def list_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Datastores: name, type, account/container, default flag."""
     stack_name, ws = open_workspace(stack)
-    stores = local_datastores(ws, Project.find())
+    if isinstance(ws, AzureView):
+        stores = azure_datastores(ws)
+    else:
+        stores = local_datastores(ws, Project.find())
 
     def table() -> Table:
         table = Table(title=f"datastores in {stack_name}")

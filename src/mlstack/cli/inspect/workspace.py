@@ -1,4 +1,9 @@
-"""``mlstack workspace show``: what the stack's workspace is and where its state lives."""
+"""``mlstack workspace show``: what the stack's workspace is and where its state lives.
+
+Locally: the catalog, the container and whether Azurite runs. On Azure: the workspace's
+ARM id and settings from the stack file, with no request sent, so it answers even when
+signing in would fail; `az ml workspace show` has the service's own view.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 import typer
 from azure.core.exceptions import AzureError
 
+from mlstack.cli.inspect.azure import AzureView
 from mlstack.cli.inspect.common import detail_table, emit, open_workspace
 from mlstack.cli.lineage import Format, FormatOption, StackOption
 from mlstack.project import Project
@@ -55,11 +61,49 @@ def local_workspace(stack: str, ws: LocalWorkspace, project: Project) -> dict[st
     }  # fmt: skip
 
 
+def azure_workspace(view: AzureView, project: Project) -> dict[str, Any]:
+    s = view.settings
+    return {
+        "stack": view.stack,
+        "target": "azure",
+        "name": s.workspace_name,
+        "id": view.workspace_id,
+        "subscription_id": s.subscription_id,
+        "resource_group": s.resource_group,
+        "location": s.location,
+        "datastore": s.datastore_name,
+        "storage_account": s.storage_account,
+        "registry": s.registry,
+        "studio": f"https://ml.azure.com/?wsid={view.workspace_id}",
+        "state_backend": offline_environment(project)["PULUMI_BACKEND_URL"],
+    }
+
+
+def _show_azure(view: AzureView, project: Project, output: Format) -> None:
+    info = azure_workspace(view, project)
+    rows = [
+        ("stack", f"{view.stack} (target azure)"),
+        ("workspace", info["name"]),
+        ("subscription", info["subscription_id"]),
+        ("resource group", f"{info['resource_group']} ({info['location']})"),
+        ("datastore", f"{info['datastore']} (account {info['storage_account']})"),
+        ("registry", info["registry"]),
+        ("state backend", info["state_backend"]),
+        ("studio", info["studio"]),
+    ]
+    emit(output, info, lambda: detail_table(f"workspace of stack {view.stack}", rows))
+
+
 @workspace_app.command("show")
 def show_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Stack, workspace, datastore container, catalog, state backend and Azurite status."""
     project = Project.find()
     stack_name, ws = open_workspace(stack)
+    if isinstance(ws, AzureView):
+        _show_azure(ws, project, output)
+        return
+    if not isinstance(ws, LocalWorkspace):
+        raise AssertionError(f"unknown workspace backend {type(ws).__name__}")
     info = local_workspace(stack_name, ws, project)
     azurite = info["azurite"]
     running = (f"running at {azurite['url']} (pid {azurite['pid']})" if azurite["running"]
