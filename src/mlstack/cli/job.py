@@ -1,6 +1,7 @@
-"""``mlstack job``: run CLI v2 command and sweep jobs on the local target, and inspect them.
+"""``mlstack job``: run CLI v2 command and sweep jobs on a stack's compute, and inspect them.
 
 mlstack job run assets/jobs/train.yaml -s local --output model=outputs/digits-cnn
+mlstack job run assets/jobs/train.yaml -s dev [--no-wait]     (azure target: Azure ML job)
 mlstack job run assets/jobs/sweep.yaml -s local --output model=outputs/digits-cnn
 mlstack job list -s local
 mlstack job show JOB_ID -s local [--format json]
@@ -18,11 +19,13 @@ import typer
 from rich.console import Console
 
 from mlstack.cli.stack import selected_stack
+from mlstack.config.stack import StackConfig
 from mlstack.errors import ConfigError, Problem
-from mlstack.jobs.record import JobRecord, JobStore
+from mlstack.jobs.record import FINAL, JobRecord, JobStore
 from mlstack.jobs.report import PLOT_FILE, jobs_table, plot_sweep, trials_table
 from mlstack.jobs.runner import LOG_FILE, run_command_job
-from mlstack.jobs.spec import load_spec
+from mlstack.jobs.spec import JobSpec, load_spec
+from mlstack.jobs.submit import connect_workspace, run_azure_job, stack_config
 from mlstack.jobs.sweep import run_sweep_job
 from mlstack.project import Project
 
@@ -61,7 +64,7 @@ def _store(stack: str | None) -> tuple[Project, str, JobStore]:
 
 
 @job_app.command("run")
-def run_command(
+def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
     file: Annotated[Path, typer.Argument(help="command or sweep job YAML (CLI v2)")],
     stack: StackOption = None,
     output: Annotated[list[str] | None, typer.Option(
@@ -69,10 +72,20 @@ def run_command(
         "for a sweep, the best trial's output is copied there")] = None,
     seed: Annotated[int | None, typer.Option(help="sampler seed for a sweep")] = None,
     output_format: FormatOption = Format.table,
+    wait: Annotated[bool, typer.Option(
+        "--wait/--no-wait", help="azure target: watch the job to its end (default), or "
+        "return once it is submitted")] = True,
 ) -> None:  # fmt: skip
-    """Run a job on the stack's local compute: inputs resolved and verified, logs streamed."""
+    """Run a job on the stack's compute: locally (inputs resolved and verified, logs
+    streamed), or on the azure target as an Azure ML job pinned to exact versions."""
     project, name, store = _store(stack)
     spec = load_spec(file)
+    config = stack_config(project.root, name)
+    if config.target == "azure":
+        _run_on_azure(
+            project, config, spec, output=output, seed=seed, wait=wait, output_format=output_format
+        )
+        return
     outputs = _outputs(output or [], file)
     echo = console.print if output_format is Format.table else None
     if spec.sweep is None:
@@ -82,6 +95,33 @@ def run_command(
         record = run_sweep_job(project.home, name, spec, outputs=outputs, echo=echo, seed=seed)
         plot_sweep(record, store.list(parent=record.id), Path(record.workdir) / PLOT_FILE)
     _print(record, store, output_format)
+    if record.status != "Completed":
+        raise typer.Exit(1)
+
+
+def _run_on_azure(
+    project: Project, config: StackConfig, spec: JobSpec, *, output: list[str] | None,
+    seed: int | None, wait: bool, output_format: Format,
+) -> None:  # fmt: skip
+    """Submit to the stack's Azure ML workspace; exit 0 only for Completed (or submitted,
+    with ``--no-wait``), 130 when Ctrl-C stopped the watching."""
+    local_only = [Problem(str(spec.source), flag, "applies to the local target only: on azure, "
+                          "outputs land in the workspace and the sweep seed is the YAML's "
+                          "sampling_algorithm.seed") for flag, given in
+                  (("--output", output), ("--seed", seed is not None)) if given]  # fmt: skip
+    if local_only:
+        raise ConfigError(local_only)
+    # with --format json, stdout is the record alone: progress goes to stderr
+    progress = console if output_format is Format.table else Console(stderr=True)
+    record = run_azure_job(project.home, config.stack, spec, connect_workspace(config),
+                           echo=lambda line: progress.print(line, markup=False),
+                           wait=wait)  # fmt: skip
+    store = JobStore.at(project.home, config.stack)
+    _print(record, store, output_format)
+    if record.status not in FINAL:
+        if wait:  # Ctrl-C stopped the watching; the job runs on
+            raise typer.Exit(130)
+        return
     if record.status != "Completed":
         raise typer.Exit(1)
 

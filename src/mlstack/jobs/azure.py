@@ -12,6 +12,7 @@ mlstack job id, so the Azure job and the local record share one id.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,9 @@ from mlstack.errors import WorkspaceError
 from mlstack.jobs.runner import JOB_ENV
 from mlstack.jobs.spec import AssetInput, JobSpec, load_entity
 
-__all__ = ["Pinned", "pinned_job", "submission_body"]
+__all__ = ["PinResolver", "Pinned", "pinned_job", "rest_body", "submission_body"]
 
+_FLOATING = re.compile(r"[@:/]latest$", re.IGNORECASE)
 Pinned = tuple[str, str, str]
 """(name, version, digest) of a registered asset."""
 PinResolver = Callable[[str], Pinned]
@@ -34,17 +36,21 @@ def _pin(ref: str | None, resolve: PinResolver) -> tuple[str | None, Pinned | No
 
 
 def pinned_job(spec: JobSpec, job_id: str, *, data: PinResolver, environment: PinResolver) -> Any:
-    """azure-ai-ml's job entity for ``spec`` with every asset reference pinned."""
-    from azure.ai.ml import Input  # noqa: PLC0415 - heavy, only when submitting
+    """azure-ai-ml's entity for ``spec`` with every asset reference pinned.
 
-    entity = load_entity(spec.source)
-    job = entity._to_job() if spec.sweep is None else entity
+    It is the entity ``load_job`` gives: a ``Command`` node for a command job
+    (``jobs.create_or_update`` takes that, and refuses the ``CommandJob`` it converts to),
+    or a ``SweepJob``. Pins are written into the loaded ``Input`` objects in place: a
+    node's inputs wrap the same objects its job conversion reads.
+    """
+    job = load_entity(spec.source)
     identity: dict[str, Any] = {"id": job_id, "inputs": {}, "environment": None}
     for key, value in spec.inputs.items():
         if isinstance(value, AssetInput) and value.asset_ref is not None:
             path, pinned = _pin(value.path, data)
             assert pinned is not None
-            job.inputs[key] = Input(type=value.type, path=path, mode=value.mode)
+            entry = job.inputs[key]
+            getattr(entry, "_data", entry).path = path  # NodeInput wraps the Input
             identity["inputs"][key] = dict(zip(("name", "version", "digest"), pinned, strict=True))
     env_path, env = _pin(spec.environment, environment)
     if env is not None:
@@ -59,16 +65,32 @@ def pinned_job(spec: JobSpec, job_id: str, *, data: PinResolver, environment: Pi
     return job
 
 
+def _floating(body: dict[str, Any]) -> list[str]:
+    """Every asset reference of a REST body that does not name an exact version."""
+    props = body.get("properties", {})
+    refs = {f"inputs.{k}": v.get("uri") for k, v in (props.get("inputs") or {}).items()}
+    refs["environment"] = props.get("environmentId")
+    refs["trial.environment"] = (props.get("trial") or {}).get("environmentId")
+    return sorted(f"{where} = {ref}" for where, ref in refs.items()
+                  if isinstance(ref, str) and _FLOATING.search(ref))  # fmt: skip
+
+
+def rest_body(spec: JobSpec, job: Any) -> dict[str, Any]:
+    """The JSON of a pinned entity (before ARM-id resolution of names); refuses any
+    reference still floating, so nothing is submitted that the lineage cannot name."""
+    rest = (job._to_job() if spec.sweep is None else job)._to_rest_object()
+    body: dict[str, Any] = rest.as_dict()
+    floating = _floating(body)
+    if floating:
+        raise WorkspaceError(
+            f"{spec.source}: {', '.join(floating)} is still floating after pinning; "
+            "name every input and the environment by an exact version"
+        )
+    return body
+
+
 def submission_body(
     spec: JobSpec, job_id: str, *, data: PinResolver, environment: PinResolver
 ) -> dict[str, Any]:
     """The JSON ``jobs.create_or_update`` would PUT (before ARM-id resolution of names)."""
-    body: dict[str, Any] = (
-        pinned_job(spec, job_id, data=data, environment=environment)._to_rest_object().as_dict()
-    )
-    if "@latest" in json.dumps(body):
-        raise WorkspaceError(
-            f"{spec.source}: a reference is still floating (@latest) after pinning; "
-            "name every input and the environment by version"
-        )
-    return body
+    return rest_body(spec, pinned_job(spec, job_id, data=data, environment=environment))
