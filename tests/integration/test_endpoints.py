@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -100,9 +101,17 @@ def test_blue_green_rollout_keys_and_bad_requests(
     endpoints = pulumi.cwd / "assets" / "endpoints"
     blue = (endpoints / "digits-blue.yaml").read_text()
     with load(url, key, body) as during:
-        # Add green with half the traffic.
+        # Add green with half the traffic; the review shows the split changing.
         (endpoints / "digits-green.yaml").write_text(blue.replace("name: blue", "name: green"))
         _set_traffic(pulumi, {"blue": 50, "green": 50})
+        [step] = [s for s in pulumi.preview_steps() if s["urn"].endswith("::endpoint-digits")]
+        assert step["newState"]["inputs"]["traffic"] == {"blue": 50, "green": 50}
+        review = subprocess.run(
+            [str(project.root / ".venv/bin/mlstack"), "review", "-s", pulumi.stack],
+            cwd=pulumi.cwd, env=pulumi.env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        [row] = [x for x in review.splitlines() if x.startswith("| `digits` |")]
+        assert "blue 100%" in row and "blue 50% · green 50%" in row
         pulumi.run("up", "--yes")
         split = Counter(
             httpx.post(url, json=body, headers=auth, timeout=30).headers.get(HEADER)
