@@ -11,15 +11,8 @@ import pytest
 
 from mlstack.cli import review as cli_review
 from mlstack.project import Project
-from mlstack.review import (
-    UNKNOWN,
-    MetricDelta,
-    StackReview,
-    count_line,
-    metric_deltas,
-    render_markdown,
-    summarise,
-)
+from mlstack.review import UNKNOWN, MetricDelta, StackReview, metric_deltas, summarise
+from mlstack.review_markdown import count_line, render_markdown
 
 DYN = "pulumi-python:dynamic/mlstack"
 PARENT = "mlstack:local:Platform$"

@@ -26,7 +26,8 @@ import yaml
 from mlstack.cli.stack import selected_stack
 from mlstack.errors import MlstackError
 from mlstack.project import Project
-from mlstack.review import StackReview, render_markdown, summarise
+from mlstack.review import StackReview, summarise
+from mlstack.review_markdown import render_markdown
 from mlstack.toolchain import offline_environment
 
 PREVIEW_FLAGS = ("--json", "--skip-plugin-pre-install", "--non-interactive")
