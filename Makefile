@@ -76,6 +76,10 @@ bench: setup
 	.venv/bin/python bench/data_assets.py $(BENCH_ARGS)
 	.venv/bin/python bench/endpoint.py
 
+# Destroy the local stacks first: that stops their endpoint processes (which would
+# otherwise outlive .mlstack/) and archives what they registered.
 clean:
-	-$(MLSTACK) local stop
+	-[ -x $(MLSTACK) ] && $(MLSTACK) local start >/dev/null && $(OFFLINE) && \
+	  for s in $(STACK) $(PROD); do pulumi destroy --yes --stack $$s $(PULUMI_FLAGS) >/dev/null || true; done
+	-[ -x $(MLSTACK) ] && $(MLSTACK) local stop
 	rm -rf .mlstack
