@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +38,14 @@ def azurite(azurite_home: Path, project: Project) -> Iterator[ServiceState]:
 @pytest.fixture
 def endpoint(azurite: ServiceState) -> BlobEndpoint:
     return azurite.endpoint
+
+
+@pytest.fixture(scope="module")
+def event_loop_for_pulumi() -> None:
+    """A current event loop for ``pulumi.runtime.test``, as Pulumi itself would make one:
+    a test that used ``asyncio.run`` earlier in the session leaves the main thread with
+    none. The loop stays set (like asyncio's implicit one), so nothing is left unclosed."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())

@@ -30,6 +30,9 @@ class Recorder(Mocks):
         raise AssertionError(f"the local target invokes nothing, yet called {args.token}")
 
 
+pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")
+
+
 @pytest.fixture(autouse=True)
 def _reset_runtime() -> Iterator[None]:
     yield

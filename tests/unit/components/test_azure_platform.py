@@ -145,6 +145,9 @@ PROD = {**GOOD, "workspaceName": "mlstack-prod", "resourceGroup": "mlstack-prod"
         "publicNetworkAccess": "Disabled", "protect": True}  # fmt: skip
 
 
+pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")
+
+
 @pytest.fixture(autouse=True)
 def _reset_runtime() -> Iterator[None]:
     yield
