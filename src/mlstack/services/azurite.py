@@ -8,7 +8,6 @@ so a recycled pid or another user's emulator is never touched.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.errors import ServiceError
+from mlstack.services.process import exited, reap, runs, spawn
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key: public, documented, and accepted by nothing else.
@@ -28,6 +28,7 @@ ACCOUNT_KEY = (
 )
 DEFAULT_PORT = 10000
 HOST = "127.0.0.1"
+MARKER = b"azurite"  # in the command line of every Azurite process
 READY_TIMEOUT_S = 30.0
 
 
@@ -62,11 +63,7 @@ def free_port() -> int:
 
 
 def _pid_is_azurite(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"azurite" in cmdline
+    return runs(pid, MARKER)
 
 
 class Azurite:
@@ -128,23 +125,7 @@ class Azurite:
             "--blobHost", HOST, "--blobPort", str(port), "--location", str(data),
             "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
         ]  # fmt: skip
-        # posix_spawn, not Popen: the service must outlive this process, and a Popen object
-        # would be garbage-collected while its child still runs.
-        log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            pid = os.posix_spawn(
-                node,
-                command,
-                os.environ,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, log, 1),
-                    (os.POSIX_SPAWN_DUP2, log, 2),
-                ],
-                setsid=True,
-            )
-        finally:
-            os.close(log)
+        pid = spawn(command, self.log_file, os.environ)
         state = ServiceState(pid=pid, port=port, location=str(data))
         self._wait_ready(state)
         tmp = self.state_file.with_suffix(".tmp")
@@ -156,7 +137,7 @@ class Azurite:
         deadline = time.monotonic() + READY_TIMEOUT_S
         client = state.endpoint.client(retries=0)
         while time.monotonic() < deadline:
-            if _exited(state.pid):
+            if exited(state.pid, MARKER):
                 raise ServiceError(f"Azurite exited at start; see {self.log_file}")
             try:
                 next(iter(client.list_containers(results_per_page=1)), None)
@@ -178,25 +159,10 @@ class Azurite:
         os.kill(state.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and _pid_is_azurite(state.pid):
-            _reap(state.pid)
+            reap(state.pid)
             time.sleep(0.1)
         if _pid_is_azurite(state.pid):
             os.kill(state.pid, signal.SIGKILL)
-            _reap(state.pid)
+            reap(state.pid)
         self.state_file.unlink(missing_ok=True)
         return state
-
-
-def _exited(pid: int) -> bool:
-    """True once ``pid`` (our child, or no longer anyone's) has exited; reaps it if ours."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:  # not our child: ask the kernel whether it exists
-        return not _pid_is_azurite(pid)
-    return done == pid
-
-
-def _reap(pid: int) -> None:
-    """Collect our own exited child so it does not linger as a zombie that looks alive."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)

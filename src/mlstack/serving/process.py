@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from mlstack.errors import ServiceError
+from mlstack.services.process import exited, reap, runs, spawn
 
 HOST = "127.0.0.1"
 MARKER = b"mlstack.serving."  # in the cmdline of every server this module starts
@@ -124,27 +125,6 @@ def start_server(
     return ServerProcess(name=name, pid=pid, port=bound, log_file=log_file, pid_file=pid_file)
 
 
-def spawn(command: Sequence[str], log_file: Path, env: Mapping[str, str]) -> int:
-    """Start ``command`` in a new session, stdin from /dev/null, output appended to the log."""
-    # posix_spawn, not Popen: the server must outlive this process, and a Popen object
-    # would be garbage-collected while its child still runs.
-    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        return os.posix_spawn(
-            command[0],
-            list(command),
-            dict(env),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log, 1),
-                (os.POSIX_SPAWN_DUP2, log, 2),
-            ],
-            setsid=True,
-        )
-    finally:
-        os.close(log)
-
-
 def wait_ready(pid: int, port_file: Path, path: str, log_file: Path, timeout_s: float) -> int:
     """Poll until the server answers ``GET path`` with 200; return its port.
 
@@ -154,7 +134,7 @@ def wait_ready(pid: int, port_file: Path, path: str, log_file: Path, timeout_s: 
     deadline = time.monotonic() + timeout_s
     with httpx.Client(trust_env=False, timeout=1.0) as client:
         while time.monotonic() < deadline:
-            if _exited(pid):
+            if exited(pid, MARKER):
                 raise ServiceError(
                     f"the server (pid {pid}) exited while starting; the end of {log_file}:\n"
                     + log_tail(log_file)
@@ -190,16 +170,12 @@ def read_pid(pid_file: Path) -> int | None:
 
 def is_our_server(pid: int) -> bool:
     """Whether ``pid`` is a live (not zombie) process running one of our servers."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return MARKER in cmdline  # a zombie's cmdline is empty
+    return runs(pid, MARKER)
 
 
 def is_alive(pid: int) -> bool:
     """Whether our server ``pid`` still runs (reaping it first if it is our exited child)."""
-    _reap(pid)
+    reap(pid)
     return is_our_server(pid)
 
 
@@ -233,18 +209,3 @@ def log_tail(log_file: Path, lines: int = 30) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-def _exited(pid: int) -> bool:
-    """True once ``pid`` has exited; reaps it if it is our child."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:  # not our child: ask the kernel whether it still exists
-        return not is_our_server(pid)
-    return done == pid or not is_our_server(pid)
-
-
-def _reap(pid: int) -> None:
-    """Collect our own exited child so it does not linger as a zombie."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
