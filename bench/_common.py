@@ -6,10 +6,12 @@ temporary home on a free port and removes the whole home when it is done.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -144,3 +146,18 @@ def table(rows: list[Row]) -> str:
     out.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"  {r.measure}: {r.note}" for r in rows if r.note]
     return "\n".join(out + (["", "notes:", *notes] if notes else []))
+
+
+def report(name: str, rows: list[Row], params: dict[str, Any], wall: float, path: Path) -> None:
+    """Print the table and how many targets were met, and write the run's JSON to ``path``."""
+    print(table(rows))
+    judged = [r for r in rows if r.met is not None]
+    print(
+        f"\ntargets met: {sum(bool(r.met) for r in judged)}/{len(judged)}; "
+        f"total wall time {wall:.0f} s"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = {"benchmark": name, "machine": machine(), "wall_s": round(wall, 1),
+              "params": params, "rows": [r.to_dict() for r in rows]}  # fmt: skip
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {path}", file=sys.stderr)

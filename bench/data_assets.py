@@ -12,7 +12,6 @@ Prints a table and writes ``bench/results/data_assets.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import random
@@ -35,11 +34,10 @@ from bench._common import (
     Row,
     best_of,
     connection_string,
-    machine,
     peak_rss_mib,
     private_azurite,
+    report,
     scratch,
-    table,
     timed,
 )
 from mlstack.content.blobstore import BlobEndpoint
@@ -351,17 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     with scratch("data-assets") as home:
         run(args, home, rows, extra)
     wall = time.perf_counter() - started
-    print(table(rows))
-    judged = [r for r in rows if r.met is not None]
-    print(
-        f"\ntargets met: {sum(bool(r.met) for r in judged)}/{len(judged)}; "
-        f"total wall time {wall:.0f} s"
-    )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": "data_assets", "machine": machine(), "wall_s": round(wall, 1),
-              "params": extra, "rows": [r.to_dict() for r in rows]}  # fmt: skip
-    args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {args.json}", file=sys.stderr)
+    report("data_assets", rows, extra, wall, args.json)
     return 0
 
 

@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``mlstack``
 
 import httpx
 
-from bench._common import REPO, RESULTS, Row, machine, scratch, table
+from bench._common import REPO, RESULTS, Row, report, scratch
 from mlstack.services.azurite import free_port
 from mlstack.serving import (
     EndpointKeys,
@@ -447,17 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     with scratch("endpoint") as home:
         run(args, home, rows, extra)
     wall = time.perf_counter() - started
-    print(table(rows))
-    judged = [r for r in rows if r.met is not None]
-    print(
-        f"\ntargets met: {sum(bool(r.met) for r in judged)}/{len(judged)}; "
-        f"total wall time {wall:.0f} s"
-    )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": "endpoint", "machine": machine(), "wall_s": round(wall, 1),
-              "params": extra, "rows": [r.to_dict() for r in rows]}  # fmt: skip
-    args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {args.json}", file=sys.stderr)
+    report("endpoint", rows, extra, wall, args.json)
     return 0
 
 
