@@ -1,0 +1,1 @@
+"""Test infrastructure shared by the test suites: services that stand in for Azure."""
