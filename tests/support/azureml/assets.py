@@ -47,21 +47,21 @@ DATA_TYPES = {"uri_file", "uri_folder", "mltable"}
 _sequence = itertools.count(1)
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat()
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
-def system_data(created: str, modified: str) -> rest.SystemData:
+def system_data(created: datetime, modified: datetime) -> rest.SystemData:
     return rest.SystemData(
         created_at=created, created_by=USER, created_by_type="User",
         last_modified_at=modified, last_modified_by=USER, last_modified_by_type="User",
     )  # fmt: skip
 
 
-def create_only(properties_model: type[Model]) -> dict[str, str]:
+def create_only(properties_model: Any) -> dict[str, str]:
     """attribute → REST name of the fields the SDK model lets a client set only at creation."""
     properties_model({})  # the model computes its field table on first use
-    fields = properties_model._attr_to_rest_field  # type: ignore[attr-defined]
+    fields: dict[str, Any] = properties_model._attr_to_rest_field
     return {
         attr: rf._rest_name
         for attr, rf in fields.items()
@@ -75,10 +75,10 @@ class Kind:
 
     segment: str
     label: str
-    version_model: type[Model]
-    container_model: type[Model]
-    container_properties: type[Model]
-    properties_model: type[Model]
+    version_model: Any  # the SDK model classes (typed loosely: their fields are generated)
+    container_model: Any
+    container_properties: Any
+    properties_model: Any
     paths: tuple[str, ...]
 
     @property
@@ -139,8 +139,8 @@ class Version:
 class Container:
     name: str
     seq: int
-    created: str
-    modified: str
+    created: datetime
+    modified: datetime
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     archived: bool = False

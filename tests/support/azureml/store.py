@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from azure.ai.ml._restclient.arm_ml_service import models as rest
@@ -45,7 +46,7 @@ class Workspace:
     resource_group: str
     name: str
     location: str
-    created: str = field(default_factory=now)
+    created: datetime = field(default_factory=now)
     guid: str = field(default_factory=lambda: str(uuid.uuid4()))
     datastores: dict[str, StoredDatastore] = field(default_factory=dict)
     catalogs: dict[str, Catalog] = field(default_factory=dict)
@@ -84,7 +85,7 @@ class Workspace:
     ) -> None:
         props = rest.AzureBlobDatastore(
             account_name=account, container_name=container, endpoint=STORAGE_SUFFIX,
-            protocol="https", credentials=rest.AccountKeyDatastoreCredentials(),
+            protocol="https", credentials=rest.AccountKeyDatastoreCredentials({}),
             service_data_access_auth_identity="None",
         )  # fmt: skip
         if default:
