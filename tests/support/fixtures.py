@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from mlstack.services.azurite import ServiceState
-from tests.support.azureml import AzureMLService, WorkspaceRef
+if TYPE_CHECKING:  # imported in the fixture: azure-ai-ml's models take seconds to load
+    from mlstack.services.azurite import ServiceState
+    from tests.support.azureml import AzureMLService, WorkspaceRef
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 PAGE_SIZE = 10
@@ -25,6 +27,8 @@ PAGE_SIZE = 10
 @pytest.fixture(scope="session")
 def azureml_service() -> Iterator[AzureMLService]:
     """The loopback Azure ML service, started once and stopped at the end."""
+    from tests.support.azureml import AzureMLService  # noqa: PLC0415 - only tests using it pay
+
     service = AzureMLService(page_size=PAGE_SIZE).start()
     yield service
     service.stop()
