@@ -211,6 +211,27 @@ def test_an_unknown_workspace_is_told_apart_from_an_unknown_asset(
     assert list(client(ws).data.list("images")) == []  # an unknown name lists empty
 
 
+def test_datastores_resolve_as_mlclient_reads_them(
+    azureml_service: AzureMLService, azureml_workspace: WorkspaceRef, azureml_env: dict[str, str]
+) -> None:
+    ws, ml = azureml_workspace, client(azureml_workspace)
+    other = azureml_service.add_datastore(ws, "second", blob=ws.blob)
+
+    default = ml.datastores.get_default(include_secrets=True)
+    second = ml.datastores.get("second", include_secrets=True)
+
+    assert (default.name, default.container_name) == (ws.datastore, ws.container)
+    assert (second.name, second.container_name, second.account_name) == (
+        "second", other, ws.blob.account,
+    )  # fmt: skip
+    assert second.credentials.account_key == ws.blob.key  # type: ignore[union-attr]
+    assert sorted(d.name for d in ml.datastores.list()) == sorted([ws.datastore, "second"])
+    with pytest.raises(ResourceNotFoundError):
+        ml.datastores.get("third")
+    secrets = [r for r in azureml_service.requests if r.path.endswith("/listSecrets")]
+    assert secrets[-1].body == {"expirableSecret": True, "expireAfterHours": 1}
+
+
 def test_mlstack_registers_a_folder_end_to_end_on_loopback_only(
     azureml_service: AzureMLService,
     azureml_workspace: WorkspaceRef,

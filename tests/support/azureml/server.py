@@ -77,7 +77,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 60  # an idle keep-alive connection is closed after a minute
+    timeout = 240  # an idle keep-alive connection is closed after four minutes, as ARM's
     server: _Server
 
     def _serve(self) -> None:
@@ -240,14 +240,32 @@ class AzureMLService:
         """Register a workspace whose default blob datastore ``datastore`` is ``container``
         (created in ``blob``'s account, as Azure creates it with the workspace)."""
         workspace = self.store.add_workspace(subscription_id, resource_group, name, location)
-        container = container or f"azureml-blobstore-{workspace.guid}"
+        ref = WorkspaceRef(subscription_id, resource_group, name, datastore, "", blob)
+        container = self.add_datastore(
+            ref, datastore, blob=blob, container=container or f"azureml-blobstore-{workspace.guid}",
+            default=True,
+        )  # fmt: skip
+        return WorkspaceRef(subscription_id, resource_group, name, datastore, container, blob)
+
+    def add_datastore(
+        self,
+        workspace: WorkspaceRef,
+        name: str,
+        *,
+        blob: BlobEndpoint,
+        container: str | None = None,
+        default: bool = False,
+    ) -> str:
+        """Another blob datastore (e.g. in a second Azurite account); returns its container."""
+        container = container or f"{name}-{uuid.uuid4().hex[:12]}"
         with blob.client(pool=1) as service, contextlib.suppress(ResourceExistsError):
             service.create_container(container)
+        found = self.store.find(workspace.id)
         with self.store.lock:
-            workspace.add_datastore(
-                datastore, account=blob.account, container=container, key=blob.key, default=True
+            found.add_datastore(
+                name, account=blob.account, container=container, key=blob.key, default=default
             )
-        return WorkspaceRef(subscription_id, resource_group, name, datastore, container, blob)
+        return container
 
     def remove_workspace(self, workspace: WorkspaceRef) -> None:
         """Forget a workspace (requests under it then get ARM's 404)."""
