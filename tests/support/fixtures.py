@@ -32,6 +32,9 @@ def azureml_service() -> Iterator[AzureMLService]:
     service = AzureMLService(page_size=PAGE_SIZE).start()
     yield service
     service.stop()
+    assert service.failures == [], "the loopback service failed on requests:\n" + "\n".join(
+        service.failures
+    )
 
 
 @pytest.fixture

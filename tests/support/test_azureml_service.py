@@ -337,3 +337,20 @@ def test_the_network_log_sees_and_refuses_every_other_host() -> None:
         ("socket.getaddrinfo", "169.254.169.254"),
     ]
     assert net.hosts == {"login.microsoftonline.com", "169.254.169.254", "127.0.0.1"}
+
+
+def test_a_fault_of_the_service_is_a_500_and_is_kept(
+    azureml_service: AzureMLService,
+    azureml_workspace: WorkspaceRef,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(request: Any) -> Any:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(azureml_service._router, "handle", broken)
+    before = len(azureml_service.failures)
+    answer = arm(azureml_service, "GET", f"{azureml_workspace.id}/data")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["message"] == "loopback service bug: KeyError('boom')"
+    assert "KeyError: 'boom'" in azureml_service.failures[-1]
+    del azureml_service.failures[before:]  # expected here: the session teardown checks the rest

@@ -20,6 +20,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import traceback
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +34,7 @@ from mlstack.content.blobstore import BlobEndpoint
 from tests.support.azureml.assets import BY_LABEL
 from tests.support.azureml.auth import Authority
 from tests.support.azureml.cloud import CLOUD_NAME, Tls, metadata_url
-from tests.support.azureml.errors import user_error
+from tests.support.azureml.errors import ServiceError, user_error
 from tests.support.azureml.routes import Reply, Request, Router
 from tests.support.azureml.store import Store, workspace_id
 
@@ -151,6 +152,8 @@ class AzureMLService:
         self.page_size = page_size
         self.store = Store()
         self._log: list[Request] = []
+        self.failures: list[str] = []
+        """Tracebacks of requests the service itself failed on (answered 500)."""
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -197,8 +200,14 @@ class AzureMLService:
     def _answer(self, request: Request) -> Reply:
         with self._log_lock:
             self._log.append(request)
-        with self.store.lock:
-            return self._router.handle(request)
+        try:
+            with self.store.lock:
+                return self._router.handle(request)
+        except Exception as error:  # a bug of ours: say so, in the service's own error shape
+            with self._log_lock:
+                self.failures.append(traceback.format_exc())
+            failure = ServiceError(500, "InternalServerError", f"loopback service bug: {error!r}")
+            return Reply(failure.status, failure.body())
 
     # -- what clients need ------------------------------------------------------------------
 
