@@ -15,6 +15,12 @@ Layout in ``stacks/Pulumi.<stack>.yaml`` (camelCase keys, as Pulumi config is wr
       protect: false                                         # prod: true
       datastoreAuth: identity                                # or accountKey
 
+**Attach mode** (``mode: attach``) names a workspace that exists already — the common case
+where a platform team owns it. The stack then declares no azure-native resource, only its
+assets (and endpoints, if it declares any); ``subscriptionId``, ``resourceGroup`` and
+``workspaceName`` are required, storage, key vault and registry are not, and assets go to
+``datastoreName`` (default: the workspace's own ``workspaceblobstore``).
+
 Azure's naming rules are checked here, before anything is declared, so a bad name fails
 the preview with every problem listed (file, key, what to do) instead of failing one
 resource at a time half-way through ``pulumi up``. Placeholders — the all-zero GUID and
@@ -27,9 +33,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from mlstack.config.locator import AzureLocator
 from mlstack.config.naming import NAMESPACE, stack_file
 from mlstack.errors import ConfigError, Problem
 
@@ -81,15 +88,10 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         "1-255 letters, digits or '_'",
     ),
 }
-_REQUIRED = (
-    "subscription_id",
-    "resource_group",
-    "location",
-    "workspace_name",
-    "storage_account",
-    "key_vault",
-    "registry",
-)
+_REQUIRED = ("subscription_id", "resource_group", "workspace_name")
+# What creating the estate needs beyond what attaching to a workspace needs.
+_CREATE_ONLY = ("location", "storage_account", "key_vault", "registry")
+DEFAULT_DATASTORE = {"create": "mlstack", "attach": "workspaceblobstore"}
 _ENDPOINT = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,30})[a-zA-Z0-9]$")
 
 
@@ -117,22 +119,28 @@ class AzureSettings(BaseModel):
         frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
     )
 
+    mode: Literal["create", "attach"] = "create"
+    """``create`` declares the whole estate; ``attach`` uses an existing workspace."""
     subscription_id: str
     """The Azure subscription (a GUID) holding the resource group."""
     resource_group: str
-    """Resource group created for the stack's resources."""
-    location: str
-    """Azure region of every resource, e.g. ``westeurope``."""
+    """Resource group of the workspace (created by the stack in ``create`` mode)."""
     workspace_name: str
     """The Azure ML workspace name."""
-    storage_account: str
+    location: str = ""
+    """Azure region of every resource, e.g. ``westeurope`` (``create`` mode)."""
+    storage_account: str = ""
     """Storage account behind the workspace and its datastore (globally unique)."""
-    key_vault: str
+    key_vault: str = ""
     """Key vault the workspace keeps its secrets in (globally unique)."""
-    registry: str
+    registry: str = ""
     """Container registry for environment images (globally unique)."""
-    datastore_name: str = "mlstack"
-    """The mlstack datastore registered in the workspace (assets are stored there)."""
+    datastore_name: str = ""
+    """The blob datastore assets are stored in; default ``mlstack`` (the one ``create``
+    declares) or ``workspaceblobstore`` (the workspace's own, in ``attach`` mode)."""
+    blob_endpoint: str = ""
+    """The datastore account's blob service URL, when it is not
+    ``https://<account>.blob.<suffix>`` (custom domains, Azure Stack Hub)."""
     public_network_access: Literal["Enabled", "Disabled"] = "Enabled"
     """``Disabled`` keeps the workspace and endpoints reachable only over private links."""
     protect: bool = False
@@ -140,6 +148,38 @@ class AzureSettings(BaseModel):
     datastore_auth: Literal["identity", "accountKey"] = "identity"
     """``identity``: the workspace identity reads the datastore (no secret anywhere);
     ``accountKey``: the storage key is stored in the datastore (as a Pulumi secret)."""
+
+    @property
+    def datastore(self) -> str:
+        """The datastore assets are stored in."""
+        return self.datastore_name or DEFAULT_DATASTORE[self.mode]
+
+    @property
+    def locator(self) -> AzureLocator:
+        """Where this stack's assets live, as its asset resources name it."""
+        return AzureLocator(
+            subscription_id=self.subscription_id, resource_group=self.resource_group,
+            workspace=self.workspace_name, datastore=self.datastore,
+            blob_endpoint=self.blob_endpoint,
+        )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _create_needs(self) -> AzureSettings:
+        if self.mode == "create":
+            missing = [to_camel(k) for k in _CREATE_ONLY if not getattr(self, k)]
+            if missing:
+                raise ValueError(
+                    f"missing: add {', '.join(missing)} under `mlstack:azure` to create the "
+                    "estate, or set `mode: attach` to use an existing workspace"
+                )
+        return self
+
+    @field_validator("blob_endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not a URL: write it as https://<host>[/<account>]")
+        return value.rstrip("/")
 
     @field_validator("subscription_id")
     @classmethod
@@ -201,7 +241,7 @@ def _problems(file: str, error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
-        field = f"{NAMESPACE}:{KEY}.{key}"
+        field = f"{NAMESPACE}:{KEY}" + (f".{key}" if key else "")
         reason = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             reason = f"missing: add `{key}:` under `mlstack:azure`"

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from mlstack.config.azure import AzureSettings
+from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.config.naming import (
     NAMESPACE,
     container_for_stack,
@@ -113,8 +114,8 @@ class StackConfig(BaseModel):
         if self.target == "azure" and self.azure is None:
             raise ValueError(
                 "the azure target needs `mlstack:azure` (subscriptionId, resourceGroup, "
-                "location, workspaceName, storageAccount, keyVault, registry): "
-                "see stacks/Pulumi.dev.yaml"
+                "workspaceName, and to create the estate location, storageAccount, keyVault, "
+                "registry): see stacks/Pulumi.dev.yaml"
             )
         return self
 
@@ -122,6 +123,13 @@ class StackConfig(BaseModel):
     def datastore_container(self) -> str:
         """The configured container, else ``mlstack-<stack>``."""
         return self.container or container_for_stack(self.stack)
+
+    @property
+    def locator(self) -> LocalLocator | AzureLocator:
+        """Where this stack's assets are registered, as its asset resources name it."""
+        if self.azure is not None and self.target == "azure":
+            return self.azure.locator
+        return LocalLocator(stack=self.stack, container=self.datastore_container)
 
 
 def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
