@@ -86,3 +86,23 @@ class AssetVersion:
 
 
 DataVersion = AssetVersion  # the name callers of data operations read best
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """The workspace record: identity (name, container) and mutable metadata."""
+
+    name: str
+    container: str
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "container": self.container,
+            "description": self.description,
+            "tags": dict(sorted(self.tags.items())),
+            "created_at": self.created_at,
+        }

@@ -25,6 +25,7 @@ from azure.ai.ml import MLClient
 from azure.core.exceptions import ResourceNotFoundError
 
 from mlstack.config.azure import AzureSettings
+from mlstack.config.locator import AzureLocator
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
 from mlstack.content.transfer import TransferReport, marker_name, upload
@@ -56,9 +57,9 @@ class AzureMLWorkspace:
         threads: int = 8,
     ) -> None:
         self.client = client
-        self.data = AzureRegistry(client.data, "data")
-        self.models = AzureRegistry(client.models, "model")
-        self.environments = AzureRegistry(client.environments, "environment")
+        self.data = AzureRegistry(client.data, "data", self.manifest)
+        self.models = AzureRegistry(client.models, "model", self.manifest)
+        self.environments = AzureRegistry(client.environments, "environment", self.manifest)
         self._datastore_name = datastore
         self._identity = identity
         self._blob_url = blob_url
@@ -85,13 +86,25 @@ class AzureMLWorkspace:
             workspace_name=settings.workspace_name,
             **extra,
         )
-        return cls(client, datastore=settings.datastore_name, identity=credential,
-                   blob_url=blob_url)  # fmt: skip
+        return cls(client, datastore=settings.datastore, identity=credential,
+                   blob_url=blob_url or settings.blob_endpoint or None)  # fmt: skip
+
+    @classmethod
+    def at(cls, locator: AzureLocator, credential: Any) -> AzureMLWorkspace:
+        """The workspace ``locator`` names, signed in with ``credential``."""
+        client = MLClient(
+            credential,
+            subscription_id=locator.subscription_id,
+            resource_group_name=locator.resource_group,
+            workspace_name=locator.workspace,
+        )
+        return cls(client, datastore=locator.datastore or None, identity=credential,
+                   blob_url=locator.blob_endpoint or None)  # fmt: skip
 
     # -- the datastore --------------------------------------------------------------------
 
     @property
-    def datastore(self) -> Datastore:
+    def store(self) -> Datastore:
         """The resolved datastore, read (with its secret) once per workspace object."""
         if self._store is None:
             what = f"reading datastore {self._datastore_name or '(default)'}"
@@ -103,17 +116,30 @@ class AzureMLWorkspace:
 
     @property
     def endpoint(self) -> BlobEndpoint:
-        return self.datastore.endpoint
+        return self.store.endpoint
 
     @property
     def container(self) -> str:
-        return self.datastore.container
+        return self.store.container
+
+    @property
+    def datastore(self) -> str:
+        return self._datastore_name or self.store.name
+
+    def exists(self) -> bool:
+        """One GET of the workspace; a 404 means it is not created yet."""
+        with service_errors(f"reading workspace {self.client.workspace_name}"):
+            try:
+                self.client.workspaces.get(self.client.workspace_name)
+            except ResourceNotFoundError:
+                return False
+        return True
 
     def uri(self, prefix: str) -> str:
         """``azureml://datastores/<this datastore>/paths/<prefix>/``."""
-        return datastore_uri(prefix, self.datastore.name)
+        return datastore_uri(prefix, self.datastore)
 
-    def _registry(self, kind: str) -> AzureRegistry:
+    def registry(self, kind: str) -> AzureRegistry:
         registries = {"data": self.data, "model": self.models, "environment": self.environments}
         if kind not in registries:
             raise WorkspaceError(f"unknown asset kind {kind!r}: use data, model or environment")
@@ -130,7 +156,7 @@ class AzureMLWorkspace:
 
     def manifest(self, kind: str, name: str, version: str) -> Manifest:
         """The files of a stored version, read from its completion marker."""
-        found = self._registry(kind).get(name, version)
+        found = self.registry(kind).get(name, version)
         manifest = self._marker(upload_prefix(found.digest, name)) if found.files else None
         if manifest is None:
             raise NotFoundError(
@@ -191,10 +217,10 @@ class AzureMLWorkspace:
         content that already has a version, nothing (or one PUT to restore it/renew its
         metadata). A crash before the PUT leaves no version; the next run resumes.
         """
-        registry = self._registry(kind)
+        registry = self.registry(kind)
         listing = registry.list(name) if version is None else None
         prefix = upload_prefix(manifest.digest, name)
-        store = self.datastore
+        store = self.store
         exists = any(v.digest == manifest.digest for v in listing or ())
         known = {} if exists else self._known(listing or [])
         self.last_transfer = upload(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -79,9 +79,20 @@ def service_errors(what: str) -> Iterator[None]:
         raise WorkspaceError(f"{what}: Azure ML answered {error.status_code}: {message}") from error
     except MlException as error:  # azure-ai-ml's own validation, e.g. AssetPathException
         cause = error.__cause__
+        if _not_found(error):
+            raise NotFoundError(f"{what}: {service_message(cause or error)}") from error
         if isinstance(cause, HttpResponseError):
             raise _ConflictError(f"{what}: {service_message(cause)}") from error
         raise WorkspaceError(f"{what}: {error.message}") from error
+
+
+def _not_found(error: MlException) -> bool:
+    """azure-ai-ml reports a missing asset as its own error, with or without the 404."""
+    cause = error.__cause__
+    if isinstance(cause, HttpResponseError):
+        return cause.status_code == 404
+    said = str(error.message).lower()
+    return isinstance(cause, ResourceNotFoundError) or "not found" in said or "does not exist" in said
 
 
 def encode_properties(
@@ -136,10 +147,22 @@ def _int_key(version: AssetVersion) -> tuple[str, int, str]:
 class AzureRegistry:
     """The versions of one asset ``kind`` (``data``, ``model``, ``environment``)."""
 
-    def __init__(self, operations: Any, kind: str) -> None:
+    def __init__(
+        self,
+        operations: Any,
+        kind: str,
+        manifests: Callable[[str, str, str], Manifest] | None = None,
+    ) -> None:
         # DataOperations / ModelOperations / EnvironmentOperations share the calls used here.
         self.ops = operations
         self.kind = kind
+        self._manifests = manifests
+
+    def manifest(self, name: str, version: str) -> Manifest:
+        """The files of a stored version, as its workspace reads them from the datastore."""
+        if self._manifests is None:
+            raise NotFoundError(f"{self.kind} asset {name}:{version}: no datastore to read")
+        return self._manifests(self.kind, name, version)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -200,6 +223,10 @@ class AzureRegistry:
             try:
                 entity = self.ops.get(name, label="latest")
             except ResourceNotFoundError:
+                entity = None
+            except MlException as error:  # azure-ai-ml's own "no such asset" for a label
+                if not _not_found(error):
+                    raise
                 entity = None
         archived = self._archived(name) if entity is not None else set()
         if entity is not None and str(entity.version) not in archived:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
 from mlstack.errors import NotFoundError, WorkspaceError
 from mlstack.services.azurite import Azurite
-from mlstack.workspace.asset import DATASTORE, DataVersion, upload_prefix
+from mlstack.workspace.asset import DATASTORE, DataVersion, WorkspaceInfo, upload_prefix
 from mlstack.workspace.catalog import Catalog
 from mlstack.workspace.registry import Registry
 
@@ -36,26 +35,6 @@ def catalog_path(home: Path, stack: str) -> Path:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class WorkspaceInfo:
-    """The workspace record: identity (name, container) and mutable metadata."""
-
-    name: str
-    container: str
-    description: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    created_at: str = ""
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "container": self.container,
-            "description": self.description,
-            "tags": dict(sorted(self.tags.items())),
-            "created_at": self.created_at,
-        }
 
 
 class LocalWorkspace:
@@ -76,6 +55,19 @@ class LocalWorkspace:
     @property
     def endpoint(self) -> BlobEndpoint:
         return self._endpoint()
+
+    @property
+    def datastore(self) -> str:
+        return DATASTORE
+
+    def exists(self) -> bool:
+        return self.catalog.exists()
+
+    def registry(self, kind: str) -> Registry:
+        registries = {"data": self.data, "model": self.models, "environment": self.environments}
+        if kind not in registries:
+            raise WorkspaceError(f"unknown asset kind {kind!r}: use data, model or environment")
+        return registries[kind]
 
     @classmethod
     def at(cls, home: Path, stack: str, container: str) -> LocalWorkspace:
@@ -117,17 +109,22 @@ class LocalWorkspace:
             )
         return self.get()
 
-    def get(self) -> WorkspaceInfo:
-        """The record, checking that its datastore container still exists."""
+    def record(self) -> WorkspaceInfo:
+        """The record from the catalog alone (Azurite may be down)."""
         with self.catalog.transaction(write=False) as db:
             row = db.execute(
                 "SELECT name, container, description, tags, created_at FROM workspace"
             ).fetchone()
         if row is None:
             raise NotFoundError(f"workspace catalog {self.catalog.path} holds no workspace")
+        return WorkspaceInfo(row[0], row[1], row[2], json.loads(row[3]), row[4])
+
+    def get(self) -> WorkspaceInfo:
+        """The record, checking that its datastore container still exists."""
+        info = self.record()
         if not self.endpoint.client().get_container_client(self.container).exists():
             raise NotFoundError(f"datastore container {self.container!r} no longer exists")
-        return WorkspaceInfo(row[0], row[1], row[2], json.loads(row[3]), row[4])
+        return info
 
     def update(self, description: str, tags: Mapping[str, str]) -> WorkspaceInfo:
         """Change the mutable metadata in place."""
@@ -184,20 +181,21 @@ class LocalWorkspace:
     def set_data_archived(self, name: str, version: str, archived: bool) -> DataVersion:
         return self.data.set_archived(name, version, archived)
 
-    def stored_content(self) -> dict[str, str]:
-        """sha256 → a blob in the datastore holding it, over every registered version.
-
-        Lets a new version copy unchanged files server-side instead of re-sending them.
-        """
+    def stored_content(self, name: str | None = None) -> dict[str, str]:
+        """sha256 → a blob in the datastore holding it, over every registered version
+        (of ``name`` only, if given): a new version copies unchanged files server-side
+        instead of re-sending them."""
         if not self.catalog.exists():
             return {}
         with self.catalog.transaction(write=False) as db:
             rows = db.execute(
-                "SELECT name, digest, manifest FROM versions WHERE manifest IS NOT NULL"
+                "SELECT name, digest, manifest FROM versions WHERE manifest IS NOT NULL "
+                "AND (? IS NULL OR name = ?)",
+                (name, name),
             ).fetchall()
         known: dict[str, str] = {}
-        for name, digest, manifest in rows:
-            prefix = upload_prefix(digest, name)
+        for asset, digest, manifest in rows:
+            prefix = upload_prefix(digest, asset)
             for entry in Manifest.from_json(manifest).entries:
                 known.setdefault(entry.sha256, f"{prefix}/{entry.path}")
         return known
