@@ -43,12 +43,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from mlstack.config.locator import LocalLocator
 from mlstack.errors import MlstackError
 from mlstack.jobs.metrics import log_metrics
 from mlstack.project import Project
+from mlstack.workspace import open_workspace
 from mlstack.workspace.asset import AssetRef
 from mlstack.workspace.inputs import ResolvedInput, materialise
-from mlstack.workspace.local import LocalWorkspace
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = "training/train.py"
@@ -316,7 +317,8 @@ def resolve_environment(home: Path, stack: str, ref: str | None) -> dict[str, An
     if not ref:
         return None
     parsed = AssetRef.parse(ref)
-    env = LocalWorkspace.open(home, stack).environments.get(parsed.name, parsed.version)
+    ws = open_workspace(LocalLocator(stack=stack), home=home)
+    env = ws.environments.get(parsed.name, parsed.version)
     return {"digest": env.digest, "image": env.properties.get("image"), "name": env.name,
             "version": env.version}  # fmt: skip
 

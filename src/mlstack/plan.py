@@ -15,16 +15,27 @@ from mlstack.config.assets import DataSpec
 from mlstack.config.endpoints import EndpointSpec
 from mlstack.config.environments import EnvironmentSpec
 from mlstack.config.models import ModelSpec
-from mlstack.config.stack import Promotion, StackConfig, stack_file
+from mlstack.config.resources import (
+    DataInputs,
+    DeploymentInputs,
+    EndpointInputs,
+    EnvironmentInputs,
+    ModelInputs,
+    PromotedDataInputs,
+    PromotedModelInputs,
+    ResourceInputs,
+)
+from mlstack.config.stack import Promotion, StackConfig, read_stack_config, stack_file
 from mlstack.content.artefact import Artefact, metric, read_artefact
 from mlstack.content.hashcache import HashCache
 from mlstack.content.manifest import Manifest
 from mlstack.content.scan import scan
-from mlstack.errors import ConfigError, NotFoundError, Problem, WorkspaceError
+from mlstack.errors import ConfigError, MlstackError, NotFoundError, Problem
+from mlstack.project import Project
 from mlstack.providers.endpoint import observed_health
 from mlstack.providers.promoted import source_version
+from mlstack.workspace import Workspace, open_workspace
 from mlstack.workspace.asset import AssetVersion
-from mlstack.workspace.local import LocalWorkspace
 
 HEADLINE_METRIC = "test.accuracy"  # shown in reviews when a model declares no gate
 
@@ -34,15 +45,14 @@ class PlanContext:
     """What every planning step reads from, and where it records problems."""
 
     config: StackConfig
-    home: Path
-    ws: LocalWorkspace
+    project: Project
+    ws: Workspace
     cache: HashCache
     problems: list[Problem]
 
     def base(self, name: str) -> dict[str, Any]:
         """The inputs every asset resource carries: where its workspace is, and its name."""
-        return {"stack": self.config.stack, "home": str(self.home),
-                "container": self.config.datastore_container, "name": name}  # fmt: skip
+        return {"workspace": self.config.locator, "name": name}
 
     def scan(self, path: Path, spec_file: Path) -> Manifest | None:
         """The folder's manifest, or None with its problems recorded against the spec."""
@@ -60,33 +70,35 @@ class Planned:
     """One asset resource to declare, or a note saying why it is held back."""
 
     name: str
-    props: dict[str, Any] | None
+    inputs: ResourceInputs | None
     note: str = ""
-    promoted: bool = False  # declared from another stack's version, not from local files
 
 
 def _promoted(
     ctx: PlanContext, kind: str, name: str, promotion: Promotion, metadata: dict[str, Any]
-) -> Planned | None:
-    """The props of a promoted version, checked against its source already at preview."""
+) -> tuple[ResourceInputs, Workspace] | None:
+    """The inputs of a promoted version, checked against its source already at preview."""
     field = f"mlstack:promotions.{'models' if kind == 'model' else 'data'}.{name}"
     try:
-        _, found = source_version(
-            ctx.home, kind, name, source_stack=promotion.source, version=promotion.version,
+        source_locator = read_stack_config(ctx.project.root, promotion.source).locator
+        source = open_workspace(source_locator, ctx.project)
+        found = source_version(
+            source, kind, name, source_stack=promotion.source, version=promotion.version,
             digest=promotion.digest,
         )  # fmt: skip
-    except WorkspaceError as error:
+    except MlstackError as error:
         ctx.problems.append(Problem(stack_file(ctx.config.stack), field, str(error)))
         return None
-    props = {
-        **ctx.base(name), "type": found.type, "source_stack": promotion.source,
-        "source_version": promotion.version, "digest": promotion.digest,
-        "files": found.files, "bytes": found.bytes, "version_pin": "", **metadata,
-    }  # fmt: skip
-    return Planned(name, props, promoted=True)
+    model = PromotedModelInputs if kind == "model" else PromotedDataInputs
+    inputs = model(
+        **ctx.base(name), type=found.type, source_stack=promotion.source,
+        source_version=promotion.version, source_workspace=source_locator,
+        digest=promotion.digest, files=found.files, bytes=found.bytes, **metadata,
+    )  # fmt: skip
+    return inputs, source
 
 
-def change_summary(ws: LocalWorkspace, name: str, manifest: Manifest) -> str:
+def change_summary(ws: Workspace, name: str, manifest: Manifest) -> str:
     """How ``manifest`` differs from the latest registered data version."""
     try:
         latest = ws.data.get(name)
@@ -108,30 +120,29 @@ def plan_data(ctx: PlanContext, specs: tuple[DataSpec, ...]) -> list[Planned]:
                 "changes": f"promoted from {promotion.source}:{promotion.version}",
             }  # fmt: skip
             item = _promoted(ctx, "data", spec.name, promotion, metadata)
-            planned += [item] if item else []
+            planned += [Planned(spec.name, item[0])] if item else []
             continue
         manifest = ctx.scan(spec.path, spec.file)
         if manifest is None:
             continue
-        props = {
-            **ctx.base(spec.name), "type": spec.type, "source": str(spec.path),
-            "digest": manifest.digest, "files": manifest.files, "bytes": manifest.bytes,
-            "changes": change_summary(ctx.ws, spec.name, manifest),
-            "description": spec.description, "tags": spec.tags, "version_pin": spec.version or "",
-        }  # fmt: skip
-        planned.append(Planned(spec.name, props))
+        inputs = DataInputs(
+            **ctx.base(spec.name), type=spec.type, source=str(spec.path),
+            digest=manifest.digest, files=manifest.files, bytes=manifest.bytes,
+            changes=change_summary(ctx.ws, spec.name, manifest),
+            description=spec.description, tags=spec.tags, version_pin=spec.version or "",
+        )  # fmt: skip
+        planned.append(Planned(spec.name, inputs))
     return planned
 
 
 def plan_environments(ctx: PlanContext, specs: tuple[EnvironmentSpec, ...]) -> list[Planned]:
     planned = []
     for spec in specs:
-        props = {
-            **ctx.base(spec.name), "image": spec.image, "conda": spec.conda,
-            "digest": spec.digest, "description": spec.description, "tags": spec.tags,
-            "version_pin": spec.version or "",
-        }  # fmt: skip
-        planned.append(Planned(spec.name, props))
+        inputs = EnvironmentInputs(
+            **ctx.base(spec.name), image=spec.image, conda=spec.conda, digest=spec.digest,
+            description=spec.description, tags=spec.tags, version_pin=spec.version or "",
+        )  # fmt: skip
+        planned.append(Planned(spec.name, inputs))
     return planned
 
 
@@ -148,18 +159,16 @@ def metrics_change(spec: ModelSpec, before: dict[str, Any] | None, after: dict[s
     return ", ".join(parts) or "no metrics"
 
 
-def _model_props(
+def _model_inputs(
     ctx: PlanContext, spec: ModelSpec, content: AssetVersion | Manifest,
     properties: dict[str, Any], change: str,
-) -> dict[str, Any]:  # fmt: skip
-    digest = content.digest
-    return {
-        **ctx.base(spec.name), "type": spec.type, "source": str(spec.path),
-        "spec": str(spec.file), "digest": digest, "files": content.files,
-        "bytes": content.bytes, "properties": properties, "metrics_change": change,
-        "description": spec.description, "tags": spec.tags, "stage": spec.stage or "",
-        "version_pin": spec.version or "",
-    }  # fmt: skip
+) -> ModelInputs:  # fmt: skip
+    return ModelInputs(
+        **ctx.base(spec.name), type=spec.type, source=str(spec.path), spec=str(spec.file),
+        digest=content.digest, files=content.files, bytes=content.bytes,
+        properties=properties, metrics_change=change, description=spec.description,
+        tags=spec.tags, stage=spec.stage or "", version_pin=spec.version or "",
+    )  # fmt: skip
 
 
 def _artefact_or_hold(ctx: PlanContext, spec: ModelSpec) -> tuple[Artefact | None, str]:
@@ -189,20 +198,17 @@ def _plan_promoted_model(
     metadata = {"description": spec.description, "tags": spec.tags, "stage": spec.stage or "",
                 "spec": str(spec.file), "metrics_change": f"promoted from {source}"}  # fmt: skip
     item = _promoted(ctx, "model", spec.name, promotion, metadata)
-    if item is None or item.props is None:
+    if item is None:
         return []
+    inputs, source_ws = item
     if current is not None and current.digest == promotion.digest:
-        item.props["metrics_change"] = f"unchanged (version {current.version}, from {source})"
+        change = f"unchanged (version {current.version}, from {source})"
     else:
-        try:
-            source_ws = LocalWorkspace.open(ctx.home, promotion.source)
-            after = dict(source_ws.models.get(spec.name, promotion.version).properties)
-            before = dict(current.properties.get("metrics", {})) if current else None
-            change = metrics_change(spec, before, dict(after.get("metrics", {})))
-            item.props["metrics_change"] = f"{change} (promoted from {source})"
-        except NotFoundError:
-            pass  # already reported by _promoted
-    return [item]
+        after = dict(source_ws.models.get(spec.name, promotion.version).properties)
+        before = dict(current.properties.get("metrics", {})) if current else None
+        change = metrics_change(spec, before, dict(after.get("metrics", {})))
+        change = f"{change} (promoted from {source})"
+    return [Planned(spec.name, inputs.model_copy(update={"metrics_change": change}))]
 
 
 def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]:
@@ -236,8 +242,8 @@ def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]
                 planned.append(Planned(spec.name, None, f"model {spec.name}: {hold}"))
                 continue
             note = f"model {spec.name}: {hold}; keeping version {current.version}"
-            props = _model_props(ctx, spec, current, dict(current.properties), "unchanged")
-            planned.append(Planned(spec.name, props, note))
+            inputs = _model_inputs(ctx, spec, current, dict(current.properties), "unchanged")
+            planned.append(Planned(spec.name, inputs, note))
             continue
         manifest = ctx.scan(spec.path, spec.file)
         if manifest is None:
@@ -247,7 +253,7 @@ def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]
         if current is not None and current.digest == manifest.digest:
             change = f"unchanged (version {current.version})"
         properties = {"metrics": artefact.metrics, "lineage": artefact.lineage}
-        planned.append(Planned(spec.name, _model_props(ctx, spec, manifest, properties, change)))
+        planned.append(Planned(spec.name, _model_inputs(ctx, spec, manifest, properties, change)))
     return planned
 
 
@@ -260,10 +266,10 @@ def plan_endpoints(
     version in the deployment YAML is what Azure serves), so a new model version rolls
     the endpoint; code changes roll it too, through the code folder's digest.
     """
-    declared = {m.name: m.props for m in models if m.props}
+    declared = {m.name: m.inputs for m in models if m.inputs is not None}
     planned = []
     for spec in specs:
-        deployments: dict[str, Any] = {}
+        deployments: dict[str, DeploymentInputs] = {}
         missing = [d.model.name for d in spec.deployments if d.model.name not in declared]
         if missing:
             note = (f"endpoint {spec.name}: model {missing[0]} is not registered in this stack "
@@ -274,16 +280,15 @@ def plan_endpoints(
             code = ctx.scan(dep.code, dep.file)
             if code is None:
                 continue
-            deployments[dep.name] = {
-                "model": dep.model.name, "model_digest": declared[dep.model.name]["digest"],
-                "code": str(dep.code), "code_digest": code.digest,
-                "scoring_script": dep.scoring_script,
-                "environment_variables": dict(dep.environment_variables),
-            }  # fmt: skip
-        props = {
-            **ctx.base(spec.name), "traffic": dict(spec.traffic), "mirror_traffic": {},
-            "deployments": deployments,
-            "health": observed_health(ctx.home, ctx.config.stack, spec.name),
-        }  # fmt: skip
-        planned.append(Planned(spec.name, props))
+            model = declared[dep.model.name]
+            deployments[dep.name] = DeploymentInputs(
+                model=dep.model.name, model_digest=getattr(model, "digest", ""),
+                code=str(dep.code), code_digest=code.digest, scoring_script=dep.scoring_script,
+                environment_variables=dict(dep.environment_variables),
+            )  # fmt: skip
+        inputs = EndpointInputs(
+            **ctx.base(spec.name), traffic=dict(spec.traffic), deployments=deployments,
+            health=observed_health(ctx.project.home, ctx.config.stack, spec.name),
+        )  # fmt: skip
+        planned.append(Planned(spec.name, inputs))
     return planned

@@ -15,14 +15,15 @@ from typing import Any
 
 import yaml
 
+from mlstack.config.locator import LocalLocator
 from mlstack.config.models import load_model_specs
 from mlstack.config.stack import NAMESPACE
 from mlstack.content.completion import listing, problems
 from mlstack.content.transport import DEFAULT_RETRY
 from mlstack.errors import MlstackError, NotFoundError
 from mlstack.project import Project
+from mlstack.workspace import Workspace, open_workspace
 from mlstack.workspace.asset import AssetVersion, upload_prefix
-from mlstack.workspace.local import LocalWorkspace
 
 KEY = f"{NAMESPACE}:promotions"
 
@@ -52,7 +53,7 @@ def _stack_file(project: Project, stack: str) -> tuple[Path, dict[str, Any]]:
     return path, config
 
 
-def _check_content(ws: LocalWorkspace, kind: str, found: AssetVersion) -> None:
+def _check_content(ws: Workspace, kind: str, found: AssetVersion) -> None:
     """The stored manifest hashes to the digest, and the datastore holds exactly it."""
     registry = ws.models if kind == "model" else ws.data
     manifest = registry.manifest(found.name, found.version)
@@ -112,7 +113,7 @@ def promote(
         raise MlstackError("--from and --to name the same stack: promote between two stacks")
     path, config = _stack_file(project, target)
     _stack_file(project, source)
-    ws = LocalWorkspace.open(project.home, source)
+    ws = open_workspace(LocalLocator(stack=source), project)
     registry = ws.models if kind == "model" else ws.data
     try:
         found = registry.get(name, version)

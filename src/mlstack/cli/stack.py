@@ -6,10 +6,12 @@ import os
 import shutil
 import subprocess
 
+from mlstack.config.locator import LocalLocator
+from mlstack.config.stack import StackConfig, read_stack_config
 from mlstack.errors import MlstackError
 from mlstack.project import Project
 from mlstack.toolchain import offline_environment
-from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace import Workspace, open_workspace
 
 
 def selected_stack(project: Project, stack: str | None) -> str:
@@ -32,8 +34,22 @@ def selected_stack(project: Project, stack: str | None) -> str:
     return name
 
 
-def stack_workspace(stack: str | None) -> tuple[str, LocalWorkspace]:
-    """The stack's name and its local workspace."""
+def open_stack(stack: str | None) -> tuple[str, StackConfig, Workspace]:
+    """The stack's name, validated config and workspace (on either target).
+
+    A local stack's workspace is opened as its catalog records it, so a stack that was
+    never brought up says "run `pulumi up` first" instead of reading as empty.
+    """
     project = Project.find()
     name = selected_stack(project, stack)
-    return name, LocalWorkspace.open(project.home, name)
+    config = read_stack_config(project.root, name)
+    locator = config.locator
+    if isinstance(locator, LocalLocator):
+        locator = LocalLocator(stack=name)
+    return name, config, open_workspace(locator, project)
+
+
+def stack_workspace(stack: str | None) -> tuple[str, Workspace]:
+    """The stack's name and its workspace."""
+    name, _, ws = open_stack(stack)
+    return name, ws

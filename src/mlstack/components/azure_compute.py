@@ -1,21 +1,16 @@
-"""Compute clusters and environment versions inside an AzurePlatform's workspace."""
+"""Compute clusters inside an AzurePlatform's workspace."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import yaml
 from pulumi_azure_native import machinelearningservices
 
 from mlstack.config.compute import ComputeSpec
-from mlstack.config.environments import EnvironmentSpec
 
 if TYPE_CHECKING:
     from mlstack.components.azure_platform import AzurePlatform
-
-EnvironmentKey = tuple[str, str]
-"""(name, version) of a declared environment version."""
 
 
 def declare_compute(
@@ -53,35 +48,4 @@ def declare_compute(
     return clusters
 
 
-def declare_environments(
-    platform: AzurePlatform, specs: Sequence[EnvironmentSpec]
-) -> dict[EnvironmentKey, machinelearningservices.EnvironmentVersion]:
-    """An EnvironmentVersion per environment that pins its ``version``.
-
-    A version is write-once and ARM needs the number up front, so only pinned
-    environments are declared here; unpinned ones get their version by content from
-    the EnvironmentVersion provider (the workspace backend), as on the local target.
-    """
-    declared = {}
-    for spec in specs:
-        if spec.version is None:
-            continue
-        declared[(spec.name, spec.version)] = machinelearningservices.EnvironmentVersion(
-            f"{platform.prefix}-env-{spec.name}-{spec.version}",
-            name=spec.name,
-            version=spec.version,
-            workspace_name=platform.workspace.name,
-            resource_group_name=platform.resource_group.name,
-            properties={
-                "image": spec.image,
-                "conda_file": yaml.safe_dump(spec.conda, sort_keys=False),
-                "description": spec.description or None,
-                "tags": {**spec.tags, "mlstack.digest": spec.digest},
-                "os_type": "Linux",
-            },
-            opts=platform.child_options(),
-        )
-    return declared
-
-
-__all__ = ["EnvironmentKey", "declare_compute", "declare_environments"]
+__all__ = ["declare_compute"]

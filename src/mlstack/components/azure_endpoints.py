@@ -14,22 +14,42 @@ new code version, hence a new deployment revision; an unchanged one changes noth
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
-from pulumi_azure_native import machinelearningservices, storage
+from pulumi_azure_native import machinelearningservices
 
-from mlstack.components.azure_compute import EnvironmentKey
+from mlstack.config.azure import AzureSettings
 from mlstack.config.endpoints import DeploymentSpec, EndpointSpec
-from mlstack.content.hashcache import NoCache
-from mlstack.content.scan import scan
-
-if TYPE_CHECKING:
-    from mlstack.components.azure_platform import AzurePlatform
 
 _AUTH_MODES = {"key": "Key", "aml_token": "AMLToken"}
+
+CodeFactory = Callable[[EndpointSpec, DeploymentSpec], machinelearningservices.CodeVersion]
+
+
+@dataclass(frozen=True)
+class EndpointHost:
+    """The workspace endpoints are declared in: created by the stack, or attached."""
+
+    prefix: str
+    settings: AzureSettings
+    tags: Mapping[str, str]
+    workspace_name: pulumi.Input[str]
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    workspace_id: pulumi.Input[str]
+    code: CodeFactory
+    """The scoring code of a deployment as a code version (content-addressed)."""
+    parent: pulumi.Resource | None = None
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+    def options(self, **extra: Any) -> pulumi.ResourceOptions:
+        """Parented to the platform (if any), after the workspace and ``depends_on``."""
+        after = [*self.depends_on, *extra.pop("depends_on", [])]
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=after, **extra)
 
 
 class EndpointTrafficProvider(ResourceProvider):
@@ -79,19 +99,32 @@ class EndpointTraffic(pulumi.dynamic.Resource):
 
 
 def declare_endpoints(
-    platform: AzurePlatform,
+    platform: EndpointHost,
     specs: Sequence[EndpointSpec],
-    environments: Mapping[EnvironmentKey, pulumi.Resource],
+    models: Mapping[str, pulumi.Output[str]],
+    environments: Mapping[str, pulumi.Output[str]],
 ) -> dict[str, machinelearningservices.OnlineEndpoint]:
-    """Each endpoint with its deployments and, last, its traffic."""
+    """Each endpoint with its deployments and, last, its traffic.
+
+    ``models`` and ``environments`` map names to the versions this stack registered, so a
+    deployment serves what the stack registers (a new model version rolls it); an
+    endpoint whose model this stack has not registered yet is held back with a warning.
+    """
     declared = {}
     for spec in specs:
+        missing = [d.model.name for d in spec.deployments if d.model.name not in models]
+        if missing:
+            pulumi.log.warn(
+                f"endpoint {spec.name}: model {missing[0]} is not registered in this stack "
+                "yet, so the endpoint is not deployed"
+            )
+            continue
         endpoint = machinelearningservices.OnlineEndpoint(
             f"{platform.prefix}-endpoint-{spec.name}",
             endpoint_name=spec.name,
-            workspace_name=platform.workspace.name,
-            resource_group_name=platform.resource_group.name,
-            location=platform.settings.location,
+            workspace_name=platform.workspace_name,
+            resource_group_name=platform.resource_group_name,
+            location=platform.location,
             kind="Managed",
             identity={"type": "SystemAssigned"},
             tags={**platform.tags, **spec.tags},
@@ -101,10 +134,12 @@ def declare_endpoints(
                 "public_network_access": platform.settings.public_network_access,
             },
             # Traffic belongs to the EndpointTraffic step below, not to this resource.
-            opts=platform.child_options(ignore_changes=["properties.traffic"]),
+            opts=platform.options(ignore_changes=["properties.traffic"]),
         )
         deployments = [
-            _deployment(platform, endpoint, spec, deployment, environments)
+            _deployment(
+                platform, endpoint, spec, deployment, models=models, environments=environments
+            )
             for deployment in spec.deployments
         ]
         if spec.traffic:
@@ -112,37 +147,38 @@ def declare_endpoints(
                 f"{platform.prefix}-traffic-{spec.name}",
                 {
                     "subscription": platform.settings.subscription_id,
-                    "resource_group": platform.resource_group.name,
-                    "workspace": platform.workspace.name,
+                    "resource_group": platform.resource_group_name,
+                    "workspace": platform.workspace_name,
                     "endpoint": endpoint.name,
                     "traffic": dict(sorted(spec.traffic.items())),
                 },
-                pulumi.ResourceOptions(parent=platform, depends_on=[endpoint, *deployments]),
+                pulumi.ResourceOptions(parent=platform.parent, depends_on=[endpoint, *deployments]),
             )
         declared[spec.name] = endpoint
     return declared
 
 
 def _deployment(
-    platform: AzurePlatform,
+    platform: EndpointHost,
     endpoint: machinelearningservices.OnlineEndpoint,
     spec: EndpointSpec,
     deployment: DeploymentSpec,
-    environments: Mapping[EnvironmentKey, pulumi.Resource],
+    *,
+    models: Mapping[str, pulumi.Output[str]],
+    environments: Mapping[str, pulumi.Output[str]],
 ) -> machinelearningservices.OnlineDeployment:
-    code = _code_version(platform, spec, deployment)
-    env_key = (deployment.environment.name, deployment.environment.version)
-    after: list[pulumi.Resource] = [endpoint, code]
-    if env_key in environments:
-        after.append(environments[env_key])
-    ws = platform.workspace.id
+    code = platform.code(spec, deployment)
+    model_version = models[deployment.model.name]
+    env = deployment.environment
+    env_version: pulumi.Input[str] = environments.get(env.name, env.version)
+    ws = platform.workspace_id
     return machinelearningservices.OnlineDeployment(
         f"{platform.prefix}-deployment-{spec.name}-{deployment.name}",
         deployment_name=deployment.name,
         endpoint_name=endpoint.name,
-        workspace_name=platform.workspace.name,
-        resource_group_name=platform.resource_group.name,
-        location=platform.settings.location,
+        workspace_name=platform.workspace_name,
+        resource_group_name=platform.resource_group_name,
+        location=platform.location,
         kind="Managed",
         sku={"name": "Default", "capacity": deployment.instance_count},
         tags={**platform.tags, **deployment.tags},
@@ -153,12 +189,10 @@ def _deployment(
             description=deployment.description or None,
             instance_type=deployment.instance_type,
             model=pulumi.Output.concat(
-                ws, f"/models/{deployment.model.name}/versions/{deployment.model.version}"
+                ws, f"/models/{deployment.model.name}/versions/", model_version
             ),
             environment_id=pulumi.Output.concat(
-                ws,
-                f"/environments/{deployment.environment.name}"
-                f"/versions/{deployment.environment.version}",
+                ws, f"/environments/{env.name}/versions/", env_version
             ),
             code_configuration=machinelearningservices.CodeConfigurationArgs(
                 code_id=code.id, scoring_script=deployment.scoring_script
@@ -167,45 +201,33 @@ def _deployment(
             scale_settings=machinelearningservices.DefaultScaleSettingsArgs(scale_type="Default"),
             app_insights_enabled=True,
         ),
-        opts=platform.child_options(depends_on=after),
+        opts=platform.options(depends_on=[endpoint, code]),
     )
 
 
-def _code_version(
-    platform: AzurePlatform, spec: EndpointSpec, deployment: DeploymentSpec
+def code_version(
+    platform: EndpointHost,
+    spec: EndpointSpec,
+    deployment: DeploymentSpec,
+    *,
+    digest: str,
+    uri: pulumi.Input[str],
+    after: Sequence[pulumi.Resource],
 ) -> machinelearningservices.CodeVersion:
-    """The code folder as blobs under ``code/<digest>/`` plus an anonymous code version."""
-    manifest = scan(deployment.code, NoCache())
-    digest = manifest.digest.removeprefix("sha256:")
-    prefix = f"code/{digest}"
-    label = f"{platform.prefix}-code-{spec.name}-{deployment.name}"
-    blobs = [
-        storage.Blob(
-            f"{label}-{entry.path}",
-            blob_name=f"{prefix}/{entry.path}",
-            account_name=platform.storage_account.name,
-            container_name=platform.container.name,
-            resource_group_name=platform.resource_group.name,
-            source=pulumi.FileAsset(str(deployment.code / entry.path)),
-            content_type="text/plain",
-            opts=pulumi.ResourceOptions(parent=platform),
-        )
-        for entry in manifest.entries
-    ]
-    uri = pulumi.Output.concat(
-        platform.storage_account.primary_endpoints.blob, platform.container.name, f"/{prefix}"
-    )
+    """An anonymous code version named by the code folder's digest (as azure-ai-ml names
+    its uploads) whose blobs, under ``code/<digest>/``, ``after`` put in place."""
+    hexd = digest.removeprefix("sha256:")
     return machinelearningservices.CodeVersion(
-        label,
-        name=f"code-{digest[:32]}",
+        f"{platform.prefix}-code-{spec.name}-{deployment.name}",
+        name=f"code-{hexd[:32]}",
         version="1",
-        workspace_name=platform.workspace.name,
-        resource_group_name=platform.resource_group.name,
+        workspace_name=platform.workspace_name,
+        resource_group_name=platform.resource_group_name,
         properties={
             "code_uri": uri,
             "is_anonymous": True,
             "description": f"scoring code of {spec.name}/{deployment.name}",
-            "properties": {"mlstack.digest": manifest.digest},
+            "properties": {"mlstack.digest": digest},
         },
-        opts=platform.child_options(depends_on=blobs),
+        opts=platform.options(depends_on=list(after)),
     )

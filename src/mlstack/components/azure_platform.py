@@ -7,19 +7,21 @@ One component holds the whole estate, in dependency order:
     ├── Vault (RBAC authorisation)
     ├── Log Analytics Workspace ── Application Insights (workspace-based)
     ├── Registry (ACR, no admin user)
-    └── ML Workspace (system-assigned identity; the four above wired by id)
-        ├── Datastore (the container; identity-based unless accountKey is configured)
-        ├── Compute (AmlCompute clusters)                      see azure_compute.py
-        ├── EnvironmentVersion (pinned environments)           see azure_compute.py
-        └── OnlineEndpoint ── OnlineDeployment ── traffic      see azure_endpoints.py
+    ├── ML Workspace (system-assigned identity; the four above wired by id)
+    │   ├── Datastore (the container; identity-based unless accountKey is configured)
+    │   ├── Compute (AmlCompute clusters)                      see azure_compute.py
+    │   └── OnlineEndpoint ── OnlineDeployment ── traffic      see azure_endpoints.py
+    └── RoleAssignment: Storage Blob Data Contributor on the account for whoever runs
+        ``pulumi up`` (identity-based datastores: mlstack's providers write asset content)
 
-Protection (``protect``) covers what holds data or secrets and is slow or impossible
-to recreate: the workspace, the storage account and the key vault.
+Asset versions (data, models, environments) are not azure-native resources: the program
+declares mlstack's own, after :attr:`AzurePlatform.asset_dependencies`. Protection
+(``protect``) covers what holds data or secrets and is slow or impossible to recreate:
+the workspace, the storage account and the key vault.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -34,15 +36,17 @@ from pulumi_azure_native import (
     storage,
 )
 
-from mlstack.components.azure_compute import declare_compute, declare_environments
-from mlstack.components.azure_endpoints import declare_endpoints
+from mlstack.components.azure_endpoints import EndpointHost, code_version
 from mlstack.config.azure import AzureSettings
-from mlstack.config.compute import ComputeSpec
-from mlstack.config.endpoints import EndpointSpec
-from mlstack.config.environments import EnvironmentSpec
+from mlstack.config.endpoints import DeploymentSpec, EndpointSpec
 from mlstack.config.stack import StackConfig
+from mlstack.content.hashcache import NoCache
+from mlstack.content.scan import scan
 
-__all__ = ["AzurePlatform", "build_azure"]
+__all__ = ["BLOB_DATA_CONTRIBUTOR", "AzurePlatform"]
+
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+"""The built-in role *Storage Blob Data Contributor* (read, write and delete blobs)."""
 
 
 class AzurePlatform(pulumi.ComponentResource):
@@ -57,6 +61,7 @@ class AzurePlatform(pulumi.ComponentResource):
     registry: containerregistry.Registry
     workspace: machinelearningservices.Workspace
     datastore: machinelearningservices.Datastore
+    deployer_access: authorization.RoleAssignment | None
 
     def __init__(
         self,
@@ -187,6 +192,8 @@ class AzurePlatform(pulumi.ComponentResource):
             properties=datastore,
             opts=child,
         )
+        identity = settings.datastore_auth == "identity"
+        self.deployer_access = self._deployer_access(tenant) if identity else None
         self.register_outputs(
             {
                 "resource_group": group,
@@ -218,28 +225,65 @@ class AzurePlatform(pulumi.ComponentResource):
         }
         return {"credentials_type": "AccountKey", "secrets": secrets}
 
+    def _deployer_access(self, client: Any) -> authorization.RoleAssignment:
+        """Let whoever runs ``pulumi up`` write asset content to the identity-based datastore
+        (data-plane access is not implied by owning the subscription)."""
+        role = pulumi.Output.concat(
+            "/subscriptions/", self.settings.subscription_id,
+            "/providers/Microsoft.Authorization/roleDefinitions/", BLOB_DATA_CONTRIBUTOR,
+        )  # fmt: skip
+        return authorization.RoleAssignment(
+            f"{self.prefix}-deployer-blob-access",
+            principal_id=client.object_id,
+            role_definition_id=role,
+            scope=self.storage_account.id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    @property
+    def asset_dependencies(self) -> list[pulumi.Resource]:
+        """What asset resources wait for: the workspace, its datastore, write access."""
+        access = [self.deployer_access] if self.deployer_access is not None else []
+        return [self.workspace, self.datastore, *access]
+
     def child_options(self, **extra: Any) -> pulumi.ResourceOptions:
         """Options for resources inside the workspace: parented here, after the workspace."""
         depends = [self.workspace, *extra.pop("depends_on", [])]
         return pulumi.ResourceOptions(parent=self, depends_on=depends, **extra)
 
+    def host(self) -> EndpointHost:
+        """This workspace as endpoints are declared in it; code goes up as blobs."""
+        return EndpointHost(
+            prefix=self.prefix, settings=self.settings, tags=self.tags,
+            workspace_name=self.workspace.name, resource_group_name=self.resource_group.name,
+            location=self.settings.location, workspace_id=self.workspace.id,
+            code=self._code, parent=self, depends_on=(self.workspace,),
+        )  # fmt: skip
+
+    def _code(self, spec: EndpointSpec, deployment: DeploymentSpec) -> Any:
+        """The code folder as one blob resource per file under ``code/<digest>/``."""
+        manifest = scan(deployment.code, NoCache())
+        prefix = f"code/{manifest.digest.removeprefix('sha256:')}"
+        label = f"{self.prefix}-code-{spec.name}-{deployment.name}"
+        blobs = [
+            storage.Blob(
+                f"{label}-{entry.path}",
+                blob_name=f"{prefix}/{entry.path}",
+                account_name=self.storage_account.name,
+                container_name=self.container.name,
+                resource_group_name=self.resource_group.name,
+                source=pulumi.FileAsset(str(deployment.code / entry.path)),
+                content_type="text/plain",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for entry in manifest.entries
+        ]
+        uri = pulumi.Output.concat(
+            self.storage_account.primary_endpoints.blob, self.container.name, f"/{prefix}"
+        )
+        return code_version(self.host(), spec, deployment, digest=manifest.digest, uri=uri,
+                            after=blobs)  # fmt: skip
+
 
 def _first_key(result: Any) -> str:
     return str(result.keys[0].value)
-
-
-def build_azure(
-    settings: AzureSettings,
-    stack: StackConfig,
-    *,
-    compute: Sequence[ComputeSpec] = (),
-    endpoints: Sequence[EndpointSpec] = (),
-    environments: Sequence[EnvironmentSpec] = (),
-    name: str = "platform",
-) -> AzurePlatform:
-    """Declare the whole Azure estate of ``stack``; what the program calls for ``azure``."""
-    platform = AzurePlatform(name, settings, stack)
-    declare_compute(platform, compute)
-    declared_envs = declare_environments(platform, environments)
-    declare_endpoints(platform, endpoints, declared_envs)
-    return platform

@@ -7,8 +7,6 @@ cloud plugin.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pulumi
 
 from mlstack.config.stack import StackConfig
@@ -21,13 +19,12 @@ class LocalPlatform(pulumi.ComponentResource):
     workspace: Workspace
 
     def __init__(
-        self, name: str, config: StackConfig, home: Path, opts: pulumi.ResourceOptions | None = None
+        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlstack:local:Platform", name, None, opts)
         self.workspace = Workspace(
             f"{name}-workspace",
             stack=config.stack,
-            home=str(home),
             container=config.datastore_container,
             description=config.description,
             tags=config.tags,

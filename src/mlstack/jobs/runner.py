@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from mlstack.config.locator import LocalLocator
 from mlstack.errors import ConfigError, NotFoundError, Problem
 from mlstack.jobs.metrics import METRICS_ENV, read_metrics, summary
 from mlstack.jobs.record import JobRecord, JobStore, jobs_folder
@@ -101,11 +102,12 @@ def resolve_environment(home: Path, stack: str, ref: str | None) -> dict[str, An
     """The exact registered environment version ``azureml:NAME@latest`` stands for."""
     if not ref:
         return None
-    from mlstack.workspace.local import LocalWorkspace  # noqa: PLC0415 - Azurite client chain
+    from mlstack.workspace import open_workspace  # noqa: PLC0415 - Azurite client chain
 
     asset = AssetRef.parse(ref.removeprefix("azureml:"))
     try:
-        env = LocalWorkspace.open(home, stack).environments.get(asset.name, asset.version)
+        ws = open_workspace(LocalLocator(stack=stack), home=home)
+        env = ws.environments.get(asset.name, asset.version)
     except NotFoundError as error:
         raise NotFoundError(
             f"the job's environment {ref}: {error}; declare it under assets/environments "

@@ -31,8 +31,9 @@ from mlstack.jobs.record import FINAL, JobRecord, JobStore
 from mlstack.jobs.runner import JOB_ENV, new_job_id, now
 from mlstack.jobs.spec import AssetInput, JobSpec
 from mlstack.workspace.asset import AssetRef
-from mlstack.workspace.azure import AzureMLWorkspace, AzureRegistry
 from mlstack.workspace.azure_registry import service_errors, service_message
+from mlstack.workspace.open import open_service
+from mlstack.workspace.protocol import AssetRegistry, ServiceWorkspace
 
 __all__ = ["INTERRUPTED", "Backoff", "connect_workspace", "run_azure_job", "stack_config", "watch"]
 
@@ -62,15 +63,13 @@ def stack_config(root: Path, stack: str) -> StackConfig:
     return read_stack_config(root, stack)
 
 
-def connect_workspace(config: StackConfig) -> AzureMLWorkspace:
+def connect_workspace(config: StackConfig) -> ServiceWorkspace:
     """The stack's Azure ML workspace, signed in as ``az login`` (or the environment) says."""
-    from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - slow import
-
     assert config.azure is not None  # the config refuses an azure target without it
-    return AzureMLWorkspace.connect(config.azure, DefaultAzureCredential())
+    return open_service(config.azure.locator)
 
 
-def _resolver(registry: AzureRegistry) -> PinResolver:
+def _resolver(registry: AssetRegistry) -> PinResolver:
     def resolve(ref: str) -> Pinned:
         asset = AssetRef.parse(ref)
         found = registry.get(asset.name, asset.version)
@@ -84,7 +83,7 @@ def _status(entity: Any) -> str:
     return str(getattr(status, "value", status) or "Unknown")
 
 
-def failure_reason(workspace: AzureMLWorkspace, job_id: str) -> str:
+def failure_reason(workspace: ServiceWorkspace, job_id: str) -> str:
     """The service's own words for a failed job (run history); a pointer if unreadable."""
     # azure-ai-ml has no public call for it; ``jobs.stream`` reads the same details.
     try:
@@ -97,7 +96,7 @@ def failure_reason(workspace: AzureMLWorkspace, job_id: str) -> str:
 
 
 def watch(
-    workspace: AzureMLWorkspace, job_id: str, *, status: str, echo: Echo,
+    workspace: ServiceWorkspace, job_id: str, *, status: str, echo: Echo,
     sleep: Callable[[float], None] | None = None, backoff: Backoff = Backoff(),
     on_change: Callable[[str], None] | None = None,
 ) -> str:  # fmt: skip
@@ -140,7 +139,7 @@ def _inputs_record(spec: JobSpec, identity: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_azure_job(
-    home: Path, stack: str, spec: JobSpec, workspace: AzureMLWorkspace, *, echo: Echo,
+    home: Path, stack: str, spec: JobSpec, workspace: ServiceWorkspace, *, echo: Echo,
     wait: bool = True, sleep: Callable[[float], None] | None = None,
     backoff: Backoff = Backoff(),
 ) -> JobRecord:  # fmt: skip

@@ -1,28 +1,34 @@
-"""The Pulumi program: read and validate everything, then declare the stack.
+"""What both targets declare alike: specs, planning against the workspace, asset resources.
 
-All input — stack config, asset specs, data folders, model artefacts — is checked first;
-invalid input stops the run with every problem listed and nothing declared.
+Every spec is loaded and every folder planned before anything is declared, so all
+problems are reported together. The asset resources (data, environments, models,
+promotions) are the same on ``local`` and ``azure``; only what they depend on differs.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import CONFIG
 
-from mlstack.components.azure_platform import build_azure
-from mlstack.components.local_platform import LocalPlatform
-from mlstack.config.assets import load_data_specs
-from mlstack.config.compute import load_compute_specs
-from mlstack.config.endpoints import load_endpoint_specs
-from mlstack.config.environments import load_environment_specs
-from mlstack.config.models import load_model_specs
-from mlstack.config.stack import NAMESPACE, StackConfig, load_stack_config
+from mlstack.config.assets import DataSpec, load_data_specs
+from mlstack.config.compute import ComputeSpec, load_compute_specs
+from mlstack.config.endpoints import EndpointSpec, load_endpoint_specs
+from mlstack.config.environments import EnvironmentSpec, load_environment_specs
+from mlstack.config.locator import AzureLocator, LocalLocator
+from mlstack.config.models import ModelSpec, load_model_specs
+from mlstack.config.resources import (
+    DataInputs,
+    EnvironmentInputs,
+    ModelInputs,
+    PromotedDataInputs,
+    PromotedModelInputs,
+)
+from mlstack.config.stack import StackConfig
 from mlstack.content.hashcache import SqliteHashCache
-from mlstack.errors import ConfigError, MlstackError, Problem
+from mlstack.errors import ConfigError, Problem
 from mlstack.plan import (
     PlanContext,
     Planned,
@@ -33,155 +39,119 @@ from mlstack.plan import (
 )
 from mlstack.project import Project
 from mlstack.providers.data_asset import DataAsset
-from mlstack.providers.endpoint import LocalEndpoint
 from mlstack.providers.environment import EnvironmentVersion
 from mlstack.providers.model_version import ModelVersion
 from mlstack.providers.promoted import PromotedData, PromotedModel
-from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace import EmptyWorkspace, Workspace
+
+Opener = Callable[[LocalLocator | AzureLocator, Project], Workspace]
 
 
-def _namespace_values() -> dict[str, Any]:
-    """All ``mlstack:*`` keys of the stack, with structured values decoded."""
-    values: dict[str, Any] = {}
-    for key, raw in CONFIG.get().items():
-        namespace, _, name = key.partition(":")
-        if namespace != NAMESPACE:
-            continue
-        values[name] = json.loads(raw) if raw.startswith(("{", "[")) else raw
-    return values
+@dataclass(frozen=True)
+class Specs:
+    """Every declaration under ``assets/``, validated together."""
+
+    data: tuple[DataSpec, ...]
+    environments: tuple[EnvironmentSpec, ...]
+    models: tuple[ModelSpec, ...]
+    endpoints: tuple[EndpointSpec, ...]
+    compute: tuple[ComputeSpec, ...]
 
 
-def _specs(root: Path) -> tuple[Any, Any, Any, Any]:
-    """Every asset spec, with the problems of all kinds reported together."""
+@dataclass(frozen=True)
+class Plan:
+    data: list[Planned]
+    environments: list[Planned]
+    models: list[Planned]
+    endpoints: list[Planned]
+
+
+def load_specs(config: StackConfig, project: Project) -> Specs:
+    """Every asset spec (compute on Azure), with the problems of all kinds reported together."""
     problems: list[Problem] = []
-    loaded = []
-    for load in (load_data_specs, load_environment_specs, load_model_specs, load_endpoint_specs):
+    loaded: list[tuple[Any, ...]] = []
+    loaders: list[Callable[[Any], tuple[Any, ...]]] = [
+        load_data_specs, load_environment_specs, load_model_specs, load_endpoint_specs,
+    ]  # fmt: skip
+    if config.target == "azure":
+        loaders.append(load_compute_specs)
+    for load in loaders:
         try:
-            loaded.append(load(root))
+            loaded.append(tuple(load(project.root)))
         except ConfigError as error:
             problems += error.problems
             loaded.append(())
     if problems:
         raise ConfigError(problems)
-    return loaded[0], loaded[1], loaded[2], loaded[3]
+    compute = loaded[4] if len(loaded) > 4 else ()
+    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], compute)
 
 
-def plan(config: StackConfig, project: Project) -> tuple[list[Planned], ...]:
+def planning_workspace(config: StackConfig, project: Project, opener: Opener) -> Workspace:
+    """The stack's workspace, or an empty one (with a notice) before it is created."""
+    ws = opener(config.locator, project)
+    if ws.exists():
+        return ws
+    where = config.locator.describe()
+    pulumi.log.info(f"{where} does not exist yet: planning against an empty workspace")
+    return EmptyWorkspace(ws, where)
+
+
+def plan(config: StackConfig, project: Project, specs: Specs, ws: Workspace) -> Plan:
     """What to declare for every asset, or all the reasons it cannot be declared."""
-    home = project.home
-    data_specs, env_specs, model_specs, endpoint_specs = _specs(project.root)
-    ws = LocalWorkspace.at(home, config.stack, config.datastore_container)
-    with SqliteHashCache.in_home(home) as cache:
-        ctx = PlanContext(config, home, ws, cache, [])
-        data = plan_data(ctx, data_specs)
-        models = plan_models(ctx, model_specs)
-        endpoints = plan_endpoints(ctx, endpoint_specs, models)
+    with SqliteHashCache.in_home(project.home) as cache:
+        ctx = PlanContext(config, project, ws, cache, [])
+        data = plan_data(ctx, specs.data)
+        models = plan_models(ctx, specs.models)
+        endpoints = plan_endpoints(ctx, specs.endpoints, models) if config.target == "local" else []
+        environments = plan_environments(ctx, specs.environments)
     if ctx.problems:
         raise ConfigError(ctx.problems)
-    return data, plan_environments(ctx, env_specs), models, endpoints
+    return Plan(data, environments, models, endpoints)
 
 
-def _export_endpoints(endpoints: dict[str, LocalEndpoint]) -> None:
-    pulumi.export(
-        "endpoints",
-        {n: {"scoring_uri": e.scoring_uri, "traffic": e.traffic, "primary_key": e.primary_key,
-             "secondary_key": e.secondary_key} for n, e in endpoints.items()},
-    )  # fmt: skip
+@dataclass(frozen=True)
+class Assets:
+    data: dict[str, DataAsset | PromotedData]
+    environments: dict[str, EnvironmentVersion]
+    models: dict[str, ModelVersion | PromotedModel]
 
 
-def build_azure_target(config: StackConfig, project: Project) -> None:
-    """The azure target: the estate with pulumi-azure-native, every problem reported first."""
-    problems: list[Problem] = []
-    loaded: list[Any] = []
-    steps = (
-        lambda: config.azure,  # validated with the rest of the stack's config
-        lambda: load_compute_specs(project.root),
-        lambda: load_endpoint_specs(project.root),
-        lambda: _specs(project.root)[1],
-    )
-    for step in steps:
-        try:
-            loaded.append(step())
-        except ConfigError as error:
-            problems += error.problems
-    if problems:
-        raise ConfigError(problems)
-    settings, compute, endpoints, environments = loaded
-    platform = build_azure(
-        settings, config, compute=compute, endpoints=endpoints, environments=environments
-    )
+def declare_assets(planned: Plan, opts: pulumi.ResourceOptions) -> Assets:
+    """The same asset resources on every target; notes (held-back models) as warnings."""
+    data: dict[str, DataAsset | PromotedData] = {}
+    for item in planned.data:
+        if isinstance(item.inputs, PromotedDataInputs):
+            data[item.name] = PromotedData(f"data-{item.name}", item.inputs, opts)
+        elif isinstance(item.inputs, DataInputs):
+            data[item.name] = DataAsset(f"data-{item.name}", item.inputs, opts)
+    envs = {
+        p.name: EnvironmentVersion(f"env-{p.name}", p.inputs, opts)
+        for p in planned.environments
+        if isinstance(p.inputs, EnvironmentInputs)
+    }
+    models: dict[str, ModelVersion | PromotedModel] = {}
+    for item in planned.models:
+        if item.note:
+            pulumi.log.warn(item.note)
+        if isinstance(item.inputs, PromotedModelInputs):
+            models[item.name] = PromotedModel(f"model-{item.name}", item.inputs, opts)
+        elif isinstance(item.inputs, ModelInputs):
+            models[item.name] = ModelVersion(f"model-{item.name}", item.inputs, opts)
+    return Assets(data, envs, models)
+
+
+def export_assets(config: StackConfig, assets: Assets) -> None:
+    """The outputs both targets share: where assets live and the versions registered."""
     pulumi.export("target", config.target)
-    pulumi.export("workspace", platform.workspace.name)
-    pulumi.export("workspace_id", platform.workspace.id)
-    pulumi.export("datastore", platform.datastore.name)
-
-
-def build(config: StackConfig, project: Project) -> None:
-    """Declare the stack's resources and outputs; all input is validated first."""
-    if config.target == "azure":
-        build_azure_target(config, project)
-        return
-    data_plan, env_plan, model_plan, endpoint_plan = plan(config, project)
-
-    platform = LocalPlatform("platform", config, project.home)
-    workspace = platform.workspace
-    opts = pulumi.ResourceOptions(parent=platform, depends_on=[workspace])
-    data: dict[str, Any] = {}
-    for planned in data_plan:
-        if planned.props:
-            data_kind = PromotedData if planned.promoted else DataAsset
-            data[planned.name] = data_kind(f"data-{planned.name}", planned.props, opts)
-    envs = {p.name: EnvironmentVersion(f"env-{p.name}", p.props, opts) for p in env_plan if p.props}
-    models: dict[str, Any] = {}
-    for planned in model_plan:
-        if planned.note:
-            pulumi.log.warn(planned.note)
-        if planned.props:
-            model_kind = PromotedModel if planned.promoted else ModelVersion
-            models[planned.name] = model_kind(f"model-{planned.name}", planned.props, opts)
-
-    endpoints: dict[str, LocalEndpoint] = {}
-    for planned in endpoint_plan:
-        if planned.note:
-            pulumi.log.warn(planned.note)
-        if planned.props:
-            served = [models[d["model"]] for d in planned.props["deployments"].values()]
-            props = {**planned.props, "deployments": {
-                dep: {**spec, "model_version": models[spec["model"]].version}
-                for dep, spec in planned.props["deployments"].items()
-            }}  # fmt: skip
-            endpoint_opts = pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=served)
-            )
-            endpoints[planned.name] = LocalEndpoint(
-                f"endpoint-{planned.name}", props, endpoint_opts
-            )
-
-    pulumi.export("target", config.target)
-    pulumi.export("workspace", workspace.name)
-    pulumi.export("datastore", workspace.datastore)
-    pulumi.export("datastore_uri", workspace.datastore_uri)
-    pulumi.export("container", workspace.container)
-    pulumi.export("catalog", workspace.catalog)
     pulumi.export(
         "data",
         {n: {"version": a.version, "uri": a.uri, "digest": a.digest, "files": a.files}
-         for n, a in data.items()},
+         for n, a in assets.data.items()},
     )  # fmt: skip
-    pulumi.export("environments", {n: e.reference for n, e in envs.items()})
-    _export_endpoints(endpoints)
+    pulumi.export("environments", {n: e.reference for n, e in assets.environments.items()})
     pulumi.export(
         "models",
         {n: {"version": m.version, "uri": m.uri, "digest": m.digest, "metrics": m.metrics_change}
-         for n, m in models.items()},
+         for n, m in assets.models.items()},
     )  # fmt: skip
-
-
-def main() -> None:
-    """Entry point run by the Pulumi language host (see ``__main__.py``)."""
-    try:
-        config = load_stack_config(pulumi.get_stack(), _namespace_values())
-        build(config, Project.find())
-    except MlstackError as error:
-        # RunError is reported as a plain message: the user sees the problem, no traceback.
-        raise pulumi.RunError(str(error)) from None

@@ -1,14 +1,17 @@
 """What every asset provider shares: a resource that tracks one asset's current version.
 
-The program passes a content digest, so ``diff`` decides on digests alone: new content is
-an update that registers the next version (never a replace — earlier versions stay),
-metadata changes update the current version in place, and ``delete`` archives every
-version the resource registered. Subclasses say how content is registered.
+Inputs are one typed model per kind (:mod:`mlstack.config.resources`) and name their
+workspace by a locator, opened here at run time — no path of this machine and no
+credential is part of the state. ``diff`` decides on the models alone: new content is an
+update that registers the next version (never a replace — earlier versions stay),
+metadata changes update the current version in place, only another workspace or name
+replaces, and ``delete`` archives every version the resource registered. Subclasses say
+how content is registered.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 from pulumi.dynamic import (
@@ -20,102 +23,123 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pydantic import ValidationError
 
 from mlstack.config.assets import asset_name_problem
-from mlstack.content.manifest import DIGEST_PREFIX
+from mlstack.config.locator import AzureLocator, LocalLocator
+from mlstack.config.resources import AssetInputs
+from mlstack.content.transfer import TransferReport
 from mlstack.errors import NotFoundError
+from mlstack.workspace import AssetRegistry, Workspace, open_workspace
 from mlstack.workspace.asset import AssetVersion
-from mlstack.workspace.local import LocalWorkspace
-from mlstack.workspace.registry import Registry
 
-REPLACE_KEYS = ("stack", "home", "container", "name")
-OUTPUT_KEYS = ("version", "uri", "registered", "archived")
+OUTPUT_KEYS = ("version", "uri", "registered", "archived", "transfer")
 
 
-def workspace(props: dict[str, Any]) -> LocalWorkspace:
-    return LocalWorkspace.at(Path(props["home"]), props["stack"], props["container"])
+def resource_id(locator: LocalLocator | AzureLocator, kind: str, name: str) -> str:
+    """Unique per workspace: the stack locally, the workspace's ARM id on Azure."""
+    where = locator.stack if isinstance(locator, LocalLocator) else locator.workspace_id
+    return f"{where}/{kind}/{name}"
+
+
+def check_failures(
+    model: type[Any], news: dict[str, Any]
+) -> tuple[dict[str, Any], list[CheckFailure]]:
+    """``news`` normalised by ``model``, or the failures naming each bad property."""
+    try:
+        return model.parse(news).to_props(), []
+    except ValidationError as error:
+        failures = [
+            CheckFailure(".".join(str(p) for p in item["loc"]) or "inputs",
+                         item["msg"].removeprefix("Value error, "))
+            for item in error.errors()
+        ]  # fmt: skip
+        return news, failures
 
 
 class AssetProvider(ResourceProvider):
-    """CRUD for the current version of one asset of kind ``kind``."""
+    """CRUD for the current version of one asset; ``inputs`` is its typed model."""
 
-    kind: ClassVar[str]
-    required: ClassVar[tuple[str, ...]] = ("stack", "home", "container", "name", "digest")
-    content_keys: ClassVar[tuple[str, ...]] = ("digest", "version_pin")
-    metadata_keys: ClassVar[tuple[str, ...]] = ("description", "tags", "stage")
+    inputs: ClassVar[type[AssetInputs]]
 
-    def registry(self, ws: LocalWorkspace) -> Registry:
-        return {"data": ws.data, "model": ws.models, "environment": ws.environments}[self.kind]
+    def parse(self, props: dict[str, Any]) -> Any:
+        return self.inputs.parse(props)
 
-    def register(self, props: dict[str, Any], registered: list[str]) -> dict[str, Any]:
+    def registry(self, ws: Workspace) -> AssetRegistry:
+        return ws.registry(self.inputs.kind)
+
+    def register(self, inputs: Any, registered: list[str]) -> dict[str, Any]:
         """Store the content if it has any, register it; return the resource's outputs."""
         raise NotImplementedError
 
     def outputs(
-        self, props: dict[str, Any], found: AssetVersion, registered: list[str]
+        self,
+        inputs: AssetInputs,
+        found: AssetVersion,
+        registered: list[str],
+        transfer: TransferReport | None = None,
     ) -> dict[str, Any]:
-        """The inputs (without outputs of earlier runs) plus what the workspace reports."""
-        inputs = {k: v for k, v in props.items() if k != "__provider" and k not in OUTPUT_KEYS}
-        return {**inputs, "version": found.version, "uri": found.uri, "archived": found.archived,
-                "registered": sorted(set(registered), key=int)}  # fmt: skip
+        """The inputs plus what the workspace reports, and what the last transfer moved."""
+        return {**inputs.to_props(), "version": found.version, "uri": found.uri,
+                "archived": found.archived, "registered": sorted(set(registered), key=int),
+                "transfer": asdict(transfer) if transfer else None}  # fmt: skip
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = [
-            CheckFailure(key, f"{key} is required")
-            for key in self.required
-            if not isinstance(news.get(key), str) or not news[key]
-        ]
+        inputs, failures = check_failures(self.inputs, news)
         name_problem = asset_name_problem(str(news.get("name", "")))
         if name_problem:
             failures.append(CheckFailure("name", name_problem))
-        if not str(news.get("digest", "")).startswith(DIGEST_PREFIX):
-            failures.append(CheckFailure("digest", f"must start with {DIGEST_PREFIX}"))
-        inputs = {
-            **news,
-            "description": news.get("description") or "",
-            "tags": news.get("tags") or {},
-            "version_pin": news.get("version_pin") or "",
-            "stage": news.get("stage") or "",
-        }
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Summaries, counts and properties are derived from the digest, and ``source`` is
         # where content sits on this machine: none of them is a reason to act alone.
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        keys = (*self.content_keys, *self.metadata_keys)
-        changed = any(olds.get(k, "") != news.get(k, "") for k in keys)
-        return DiffResult(changes=bool(replaces) or changed or bool(olds.get("archived")),
+        old, new = self.parse(olds), self.parse(news)
+        replaces = new.replaces(old)
+        changed = new.content_changed(old) or new.metadata_changed(old)
+        return DiffResult(changes=bool(replaces or changed or olds.get("archived")),
                           replaces=replaces)  # fmt: skip
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self.register(props, [])
-        return CreateResult(f"{props['stack']}/{self.kind}/{props['name']}", outs)
+        inputs = self.parse(props)
+        outs = self.register(inputs, [])
+        return CreateResult(resource_id(inputs.workspace, inputs.kind, inputs.name), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        inputs = self.parse(props)
         try:
-            found = self.registry(workspace(props)).get(props["name"], props["version"])
+            found = self.registry(open_workspace(inputs.workspace)).get(
+                inputs.name, props["version"]
+            )
         except NotFoundError:
             return ReadResult("", {})  # gone outside Pulumi: refresh drops it
-        outs = self.outputs(props, found, list(props.get("registered", [])))
-        outs.update(description=found.description, tags=dict(found.tags), stage=found.stage)
-        inputs = {k: v for k, v in outs.items() if k in props and k not in OUTPUT_KEYS}
-        return ReadResult(id_, outs, inputs)
+        metadata = {"description": found.description, "tags": dict(found.tags)}
+        if "stage" in inputs.metadata_keys:
+            metadata["stage"] = found.stage
+        current = inputs.model_copy(update=metadata)
+        outs = self.outputs(current, found, list(props.get("registered", [])))
+        outs["transfer"] = props.get("transfer")
+        return ReadResult(id_, outs, current.to_props())
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        old, new = self.parse(olds), self.parse(news)
         registered = list(olds.get("registered", []))
-        if any(olds.get(k) != news.get(k) for k in self.content_keys) or olds.get("archived"):
-            return UpdateResult(self.register(news, registered))
-        found = self.registry(workspace(news)).update(
-            news["name"], olds["version"], news["description"], news["tags"], news.get("stage", "")
+        if new.content_changed(old) or olds.get("archived"):
+            return UpdateResult(self.register(new, registered))
+        found = self.registry(open_workspace(new.workspace)).update(
+            new.name, olds["version"], new.description, new.tags, getattr(new, "stage", "")
         )
-        return UpdateResult(self.outputs(news, found, registered))
+        return UpdateResult(self.outputs(new, found, registered))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Archive every version this resource registered; content stays in the datastore."""
-        registry = self.registry(workspace(props))
+        inputs = self.parse(props)
+        try:
+            registry = self.registry(open_workspace(inputs.workspace))
+        except NotFoundError:
+            return  # the workspace is gone, and its versions with it
         for version in props.get("registered", []):
             try:
-                registry.set_archived(props["name"], version, True)
+                registry.set_archived(inputs.name, version, True)
             except NotFoundError:
                 continue  # already gone with its workspace

@@ -6,17 +6,16 @@ decides, content is transferred and verified before registration, delete archive
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 from pulumi.dynamic import Resource
 
+from mlstack.config.resources import DataInputs
 from mlstack.providers.asset import OUTPUT_KEYS
 from mlstack.providers.folder_asset import FolderAssetProvider
 
 
 class DataAssetProvider(FolderAssetProvider):
-    kind = "data"
+    inputs = DataInputs
 
 
 class DataAsset(Resource, module="mlstack", name="DataAsset"):
@@ -30,7 +29,7 @@ class DataAsset(Resource, module="mlstack", name="DataAsset"):
     changes: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+        self, resource_name: str, inputs: DataInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        outputs = dict.fromkeys(OUTPUT_KEYS)
-        super().__init__(DataAssetProvider(), resource_name, {**props, **outputs}, opts)
+        props = {**inputs.to_props(), **dict.fromkeys(OUTPUT_KEYS)}
+        super().__init__(DataAssetProvider(), resource_name, props, opts)

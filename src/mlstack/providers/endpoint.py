@@ -26,8 +26,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from mlstack.config.locator import LocalLocator, locator_of
+from mlstack.config.resources import DeploymentInputs, EndpointInputs
 from mlstack.content.download import download
-from mlstack.providers.asset import workspace
+from mlstack.errors import WorkspaceError
+from mlstack.project import Project
 from mlstack.serving.keys import EndpointKeys
 from mlstack.serving.process import (
     ServerProcess,
@@ -39,11 +42,10 @@ from mlstack.serving.process import (
     stop,
 )
 from mlstack.serving.routes import Routes
+from mlstack.workspace import Workspace, open_workspace
 from mlstack.workspace.asset import upload_prefix
-from mlstack.workspace.local import LocalWorkspace
 
-REPLACE_KEYS = ("stack", "home", "container", "name")
-ROLL_KEYS = ("model_digest", "code_digest", "scoring_script", "code", "environment_variables")
+ROLL_KEYS = DeploymentInputs.roll_keys
 SECRETS = ["primary_key", "secondary_key"]
 
 
@@ -87,7 +89,19 @@ def _router_port(stack: str, name: str) -> int:
     raise OSError("no free loopback port for the endpoint router")
 
 
-def _model_dir(ws: LocalWorkspace, home: Path, name: str, digest: str) -> Path:
+def _stack(props: dict[str, Any]) -> str:
+    locator = locator_of(props)
+    if not isinstance(locator, LocalLocator):
+        raise WorkspaceError("a local endpoint belongs to a local workspace: check its inputs")
+    return locator.stack
+
+
+def _folder(props: dict[str, Any]) -> Path:
+    """The endpoint's process folder, under the home this machine has today."""
+    return endpoint_folder(Project.find().home, _stack(props), props["name"])
+
+
+def _model_dir(ws: Workspace, home: Path, name: str, digest: str) -> Path:
     """The registered model's files, downloaded once per digest and verified."""
     found = next((v for v in ws.models.list(name) if v.digest == digest), None)
     if found is None:
@@ -106,9 +120,10 @@ def _model_dir(ws: LocalWorkspace, home: Path, name: str, digest: str) -> Path:
 def _start(
     props: dict[str, Any], dep: str, spec: dict[str, Any], generation: int
 ) -> dict[str, Any]:
-    home = Path(props["home"])
-    folder = endpoint_folder(home, props["stack"], props["name"])
-    model_dir = _model_dir(workspace(props), home, spec["model"], spec["model_digest"])
+    home = Project.find().home
+    folder = _folder(props)
+    ws = open_workspace(locator_of(props))
+    model_dir = _model_dir(ws, home, spec["model"], spec["model_digest"])
     server = start_deployment(
         folder, f"{dep}-{generation}", code=Path(spec["code"]),
         scoring_script=spec["scoring_script"], model_dir=model_dir,
@@ -128,8 +143,7 @@ def _routes(props: dict[str, Any], keys: tuple[str, str], running: dict[str, Any
 
 
 def _router(props: dict[str, Any], port: int, routes: Path) -> ServerProcess:
-    folder = endpoint_folder(Path(props["home"]), props["stack"], props["name"])
-    return start_router(folder, "router", routes=routes, port=port)
+    return start_router(_folder(props), "router", routes=routes, port=port)
 
 
 class LocalEndpointProvider(ResourceProvider):
@@ -139,9 +153,15 @@ class LocalEndpointProvider(ResourceProvider):
         return CheckResult({**news, "mirror_traffic": news.get("mirror_traffic") or {}}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        keys = ("deployments", "traffic", "mirror_traffic", "health")
-        changed = any(olds.get(k) != news.get(k) for k in keys)
+        old, new = EndpointInputs.parse(olds), EndpointInputs.parse(news)
+        replaces = new.replaces(old)
+
+        def rolls(inputs: EndpointInputs) -> dict[str, tuple[Any, ...]]:
+            return {name: tuple(getattr(dep, k) for k in ROLL_KEYS)
+                    for name, dep in inputs.deployments.items()}  # fmt: skip
+
+        keys = ("traffic", "mirror_traffic", "health")
+        changed = rolls(old) != rolls(new) or any(getattr(old, k) != getattr(new, k) for k in keys)
         return DiffResult(changes=bool(replaces) or changed, replaces=replaces,
                           delete_before_replace=True)  # fmt: skip
 
@@ -153,21 +173,22 @@ class LocalEndpointProvider(ResourceProvider):
                 "primary_key": keys.primary, "secondary_key": keys.secondary}  # fmt: skip
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        folder = endpoint_folder(Path(props["home"]), props["stack"], props["name"])
+        folder = _folder(props)
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of a crashed create
         folder.mkdir(parents=True)
         keys = EndpointKeys.generate()
         running = {dep: _start(props, dep, spec, 1) for dep, spec in props["deployments"].items()}
         routes = folder / "routes.json"
         _routes(props, keys.digests(), running).write(routes)
-        router = _router(props, _router_port(props["stack"], props["name"]), routes)
+        stack = _stack(props)
+        router = _router(props, _router_port(stack, props["name"]), routes)
         outs = self._outputs(props, keys, router.port, router.pid, running)
-        return CreateResult(f"{props['stack']}/endpoint/{props['name']}", outs)
+        return CreateResult(f"{stack}/endpoint/{props['name']}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Start what changed, move traffic, then stop what was replaced: no request lost."""
         keys = EndpointKeys(olds["primary_key"], olds["secondary_key"])
-        folder = endpoint_folder(Path(news["home"]), news["stack"], news["name"])
+        folder = _folder(news)
         folder.mkdir(parents=True, exist_ok=True)
         old_running: dict[str, Any] = dict(olds.get("running") or {})
         running: dict[str, Any] = {}
@@ -214,8 +235,7 @@ class LocalEndpointProvider(ResourceProvider):
             stop(int(state["pid"]))
         if props.get("router_pid"):
             stop(int(props["router_pid"]))
-        shutil.rmtree(endpoint_folder(Path(props["home"]), props["stack"], props["name"]),
-                      ignore_errors=True)  # fmt: skip
+        shutil.rmtree(_folder(props), ignore_errors=True)
 
 
 class LocalEndpoint(Resource, module="mlstack", name="LocalEndpoint"):
@@ -228,8 +248,17 @@ class LocalEndpoint(Resource, module="mlstack", name="LocalEndpoint"):
     traffic: pulumi.Output[dict[str, int]]
 
     def __init__(
-        self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+        self,
+        resource_name: str,
+        inputs: EndpointInputs,
+        model_versions: dict[str, pulumi.Output[str]],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``model_versions``: per deployment, the version it serves (which the engine
+        resolves before this endpoint is updated)."""
+        props = inputs.to_props()
+        for dep, version in model_versions.items():
+            props["deployments"][dep]["model_version"] = version
         outputs = dict.fromkeys(("scoring_uri", "port", "router_pid", "running", *SECRETS))
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=SECRETS)

@@ -6,34 +6,40 @@ gets a new version and editing comments or whitespace in the conda file changes 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
-from mlstack.providers.asset import OUTPUT_KEYS, AssetProvider, workspace
+from mlstack.config.resources import AssetInputs, EnvironmentInputs
+from mlstack.content.transfer import TransferReport
+from mlstack.providers.asset import OUTPUT_KEYS, AssetProvider
+from mlstack.workspace import open_workspace
 from mlstack.workspace.asset import AssetVersion
 
 
 class EnvironmentVersionProvider(AssetProvider):
     """CRUD for the current version of one environment."""
 
-    kind = "environment"
-    required: ClassVar[tuple[str, ...]] = (*AssetProvider.required, "image")
+    inputs = EnvironmentInputs
 
-    def register(self, props: dict[str, Any], registered: list[str]) -> dict[str, Any]:
-        found, _ = self.registry(workspace(props)).register(
-            props["name"], type_="environment", uri=f"azureml:{props['name']}",
-            digest=props["digest"], properties={"image": props["image"], "conda": props["conda"]},
-            description=props["description"], tags=props["tags"],
-            version=props["version_pin"] or None,
+    def register(self, inputs: EnvironmentInputs, registered: list[str]) -> dict[str, Any]:
+        found, _ = self.registry(open_workspace(inputs.workspace)).register(
+            inputs.name, type_="environment", uri=f"azureml:{inputs.name}",
+            digest=inputs.digest, properties={"image": inputs.image, "conda": inputs.conda},
+            description=inputs.description, tags=inputs.tags,
+            version=inputs.version_pin or None,
         )  # fmt: skip
-        return self.outputs(props, found, [*registered, found.version])
+        return self.outputs(inputs, found, [*registered, found.version])
 
     def outputs(
-        self, props: dict[str, Any], found: AssetVersion, registered: list[str]
+        self,
+        inputs: AssetInputs,
+        found: AssetVersion,
+        registered: list[str],
+        transfer: TransferReport | None = None,
     ) -> dict[str, Any]:
-        outs = super().outputs(props, found, registered)
+        outs = super().outputs(inputs, found, registered, transfer)
         outs["reference"] = f"azureml:{found.name}:{found.version}"
         return outs
 
@@ -45,7 +51,10 @@ class EnvironmentVersion(Resource, module="mlstack", name="EnvironmentVersion"):
     reference: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+        self,
+        resource_name: str,
+        inputs: EnvironmentInputs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        outputs = {**dict.fromkeys(OUTPUT_KEYS), "reference": None}
-        super().__init__(EnvironmentVersionProvider(), resource_name, {**props, **outputs}, opts)
+        props = {**inputs.to_props(), **dict.fromkeys(OUTPUT_KEYS), "reference": None}
+        super().__init__(EnvironmentVersionProvider(), resource_name, props, opts)

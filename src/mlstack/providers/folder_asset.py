@@ -1,30 +1,29 @@
 """Folder assets — data and model versions: a folder registered as versioned content.
 
 ``create``/``update`` re-scan the folder (stat-cached), refuse one that changed since the
-preview, transfer what the datastore lacks, verify, and only then register — a crash
-anywhere leaves no version or a complete one. Subclasses may refuse a folder outright.
+preview, then :func:`mlstack.workspace.register_folder` transfers what the datastore
+lacks, verifies, and only then registers — a crash anywhere leaves no version or a
+complete one. Subclasses may refuse a folder outright.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from mlstack.config.resources import FolderInputs
 from mlstack.content.hashcache import SqliteHashCache
 from mlstack.content.scan import scan
-from mlstack.content.transfer import upload
 from mlstack.errors import WorkspaceError
-from mlstack.providers.asset import AssetProvider, workspace
-from mlstack.workspace.asset import datastore_uri, upload_prefix
+from mlstack.project import Project
+from mlstack.providers.asset import AssetProvider
+from mlstack.workspace import open_workspace, register_folder
 
 
 class FolderAssetProvider(AssetProvider):
     """An asset whose content is a folder, stored in the workspace's datastore."""
 
-    required: ClassVar[tuple[str, ...]] = (*AssetProvider.required, "source", "type")
-    content_keys: ClassVar[tuple[str, ...]] = (*AssetProvider.content_keys, "type")
-
-    def properties(self, root: Path, props: dict[str, Any]) -> dict[str, Any] | None:
+    def properties(self, root: Path, inputs: Any) -> dict[str, Any] | None:
         """The version's immutable properties, read from the folder itself; may refuse it.
 
         Read here rather than taken from the inputs: the engine carries numbers as
@@ -32,25 +31,22 @@ class FolderAssetProvider(AssetProvider):
         """
         return None
 
-    def register(self, props: dict[str, Any], registered: list[str]) -> dict[str, Any]:
+    def register(self, inputs: FolderInputs, registered: list[str]) -> dict[str, Any]:
         """Transfer the folder's content, verify it, then register it as a version."""
-        ws = workspace(props)
-        root = Path(props["source"])
-        properties = self.properties(root, props)
-        with SqliteHashCache.in_home(Path(props["home"])) as cache:
+        ws = open_workspace(inputs.workspace)
+        root = Path(inputs.source)
+        properties = self.properties(root, inputs)
+        with SqliteHashCache.in_home(Project.find().home) as cache:
             manifest = scan(root, cache)
-        if manifest.digest != props["digest"]:
+        if manifest.digest != inputs.digest:
             raise WorkspaceError(
-                f"{self.kind} {props['name']}: {root} changed since this run's preview "
-                f"({props['digest']} → {manifest.digest}): run `pulumi up` again to review it"
+                f"{inputs.kind} {inputs.name}: {root} changed since this run's preview "
+                f"({inputs.digest} → {manifest.digest}): run `pulumi up` again to review it"
             )
-        prefix = upload_prefix(manifest.digest, props["name"])
-        known = ws.stored_content()
-        upload(root, manifest, ws.endpoint, ws.container, prefix, known, progress=False)
-        found, _ = self.registry(ws).register(
-            props["name"], type_=props["type"], uri=datastore_uri(prefix),
-            digest=manifest.digest, manifest=manifest, properties=properties,
-            description=props["description"], tags=props["tags"],
-            stage=props.get("stage", ""), version=props["version_pin"] or None,
+        done = register_folder(
+            ws, inputs.kind, inputs.name, root, manifest, type_=inputs.type,
+            properties=properties, description=inputs.description, tags=inputs.tags,
+            stage=getattr(inputs, "stage", ""), version=inputs.version_pin or None,
         )  # fmt: skip
-        return self.outputs(props, found, [*registered, found.version])
+        return self.outputs(inputs, done.version, [*registered, done.version.version],
+                            done.transfer)  # fmt: skip

@@ -14,16 +14,17 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from mlstack.config.resources import ModelInputs
 from mlstack.content.artefact import read_artefact
 from mlstack.providers.asset import OUTPUT_KEYS
 from mlstack.providers.folder_asset import FolderAssetProvider
 
 
 class ModelVersionProvider(FolderAssetProvider):
-    kind = "model"
+    inputs = ModelInputs
 
-    def properties(self, root: Path, props: dict[str, Any]) -> dict[str, Any]:
-        artefact = read_artefact(root, props.get("spec", ""))
+    def properties(self, root: Path, inputs: ModelInputs) -> dict[str, Any]:
+        artefact = read_artefact(root, inputs.spec)
         return {"metrics": artefact.metrics, "lineage": artefact.lineage}
 
 
@@ -36,7 +37,7 @@ class ModelVersion(Resource, module="mlstack", name="ModelVersion"):
     metrics_change: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+        self, resource_name: str, inputs: ModelInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        outputs = dict.fromkeys(OUTPUT_KEYS)
-        super().__init__(ModelVersionProvider(), resource_name, {**props, **outputs}, opts)
+        props = {**inputs.to_props(), **dict.fromkeys(OUTPUT_KEYS)}
+        super().__init__(ModelVersionProvider(), resource_name, props, opts)

@@ -1,14 +1,14 @@
 """The ``Workspace`` dynamic resource: a local workspace record and its datastore container.
 
-Thin by design: inputs are validated in ``check`` and translated into calls on
-:class:`~mlstack.workspace.local.LocalWorkspace`. The Azurite endpoint is looked up at
-call time from the service record under ``home`` — where the emulator listens today is
-machine state, not desired state, so it never shows as a diff.
+Thin by design: inputs (stack, container, metadata) are validated in ``check`` and
+translated into calls on the local backend. The project home and the Azurite endpoint
+are found at call time — where this checkout and the emulator are today is machine
+state, not desired state, so neither shows as a diff (states that still carry ``home``
+upgrade without a replacement).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -25,24 +25,27 @@ from pulumi.dynamic import (
 
 from mlstack.config.naming import container_problem, stack_problem
 from mlstack.errors import NotFoundError
-from mlstack.workspace.local import DATASTORE, LocalWorkspace, WorkspaceInfo, catalog_path
+from mlstack.project import Project
+from mlstack.workspace.asset import DATASTORE, WorkspaceInfo
+from mlstack.workspace.local import catalog_path
+from mlstack.workspace.open import open_emulated
+from mlstack.workspace.protocol import EmulatedWorkspace
 
-REPLACE_KEYS = ("stack", "home", "container")
+REPLACE_KEYS = ("stack", "container")
 UPDATE_KEYS = ("description", "tags")
 
 
-def _workspace(props: dict[str, Any]) -> LocalWorkspace:
-    return LocalWorkspace.at(Path(props["home"]), props["stack"], props["container"])
+def _workspace(props: dict[str, Any]) -> EmulatedWorkspace:
+    return open_emulated(props["stack"], props["container"])
 
 
 def _outputs(props: dict[str, Any], info: WorkspaceInfo) -> dict[str, Any]:
     return {
         "stack": props["stack"],
-        "home": props["home"],
         **info.to_dict(),
         "datastore": DATASTORE,
         "datastore_uri": f"azureml://datastores/{DATASTORE}",
-        "catalog": str(catalog_path(Path(props["home"]), props["stack"])),
+        "catalog": str(catalog_path(Project.find().home, props["stack"])),
     }
 
 
@@ -51,14 +54,13 @@ class WorkspaceProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
-        for key in ("stack", "home", "container"):
+        for key in ("stack", "container"):
             if not isinstance(news.get(key), str) or not news[key]:
                 failures.append(CheckFailure(key, f"{key} is required and must be a string"))
         if not failures:
             for key, problem in (
                 ("stack", stack_problem(news["stack"])),
                 ("container", container_problem(news["container"])),
-                ("home", None if Path(news["home"]).is_absolute() else "must be an absolute path"),
             ):
                 if problem:
                     failures.append(CheckFailure(key, problem))
@@ -89,7 +91,7 @@ class WorkspaceProvider(ResourceProvider):
         except NotFoundError:
             return ReadResult("", {})  # gone outside Pulumi: refresh drops it from state
         outs = _outputs(props, info)
-        inputs = {key: outs[key] for key in ("stack", "home", "container", *UPDATE_KEYS)}
+        inputs = {key: outs[key] for key in ("stack", "container", *UPDATE_KEYS)}
         return ReadResult(id_, outs, inputs)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -115,7 +117,6 @@ class Workspace(Resource, module="mlstack", name="Workspace"):
         resource_name: str,
         *,
         stack: str,
-        home: str,
         container: str,
         description: str = "",
         tags: dict[str, str] | None = None,
@@ -123,7 +124,6 @@ class Workspace(Resource, module="mlstack", name="Workspace"):
     ) -> None:
         props = {
             "stack": stack,
-            "home": home,
             "container": container,
             "description": description,
             "tags": tags or {},

@@ -5,7 +5,7 @@ The commands reach a workspace only through :func:`open_workspace`, typed as the
 ``get``/``list``/``manifest``/``set_archived`` with the same semantics and errors, and
 content through a ``BlobEndpoint`` + container (Azurite locally, the datastore on Azure).
 Target-specific facts (datastores, compute, where state lives) are gathered per target in
-their modules, which tell the targets apart by :class:`~mlstack.cli.inspect.azure.AzureView`.
+their modules, which tell the targets apart by the stack's config.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mlstack.cli.inspect.azure import open_azure
 from mlstack.cli.lineage import Format
-from mlstack.cli.stack import selected_stack
+from mlstack.cli.stack import open_stack
 from mlstack.config.stack import stack_values
 from mlstack.errors import MlstackError, NotFoundError
 from mlstack.project import Project
 from mlstack.workspace.asset import AssetRef, AssetVersion
-from mlstack.workspace.local import LocalWorkspace
 from mlstack.workspace.protocol import AssetRegistry, Workspace
 
 console = Console(highlight=False)
@@ -39,17 +37,13 @@ def stack_target(project: Project, stack: str) -> str:
 
 
 def open_workspace(stack: str | None) -> tuple[str, Workspace]:
-    """The stack's name and its workspace; the one place a backend is chosen.
+    """The stack's name and its workspace, through the workspace protocol.
 
-    An azure stack's config is validated first (every problem at once); connecting sends
-    no request, so a sign-in problem surfaces at the first one, as "run `az login`".
+    The stack's config is validated first (every problem at once); connecting sends no
+    request, so a sign-in problem surfaces at the first one, as "run `az login`".
     """
-    project = Project.find()
-    name = selected_stack(project, stack)
-    values = stack_values(project.root, name)
-    if values.get("target", "local") == "azure":
-        return name, open_azure(name, values)
-    return name, LocalWorkspace.open(project.home, name)
+    name, _, ws = open_stack(stack)
+    return name, ws
 
 
 def _available(versions: Sequence[AssetVersion]) -> str:

@@ -14,9 +14,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from mlstack.cli.inspect.azure import AzureView
-from mlstack.cli.inspect.common import emit, open_workspace
+from mlstack.cli.inspect.azure import AzureView, open_azure
+from mlstack.cli.inspect.common import emit
 from mlstack.cli.lineage import Format, FormatOption, StackOption
+from mlstack.cli.stack import open_stack
 from mlstack.project import Project
 from mlstack.services.azurite import ACCOUNT, Azurite
 from mlstack.workspace.asset import DATASTORE
@@ -67,7 +68,8 @@ def azure_datastores(view: AzureView) -> list[Datastore]:
     from mlstack.workspace.azure_registry import service_errors  # noqa: PLC0415 - azure-ai-ml
 
     operations = view.client.datastores
-    with service_errors(f"listing the datastores of workspace {view.settings.workspace_name}"):
+    what = f"listing the datastores of workspace {view.settings.workspace_name}"
+    with service_errors(what):
         default = str(operations.get_default().name)
         stores = list(operations.list())
     return sorted((_azure_datastore(s, default) for s in stores), key=lambda s: s.name)
@@ -76,9 +78,9 @@ def azure_datastores(view: AzureView) -> list[Datastore]:
 @datastore_app.command("list")
 def list_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Datastores: name, type, account/container, default flag."""
-    stack_name, ws = open_workspace(stack)
-    if isinstance(ws, AzureView):
-        stores = azure_datastores(ws)
+    stack_name, config, ws = open_stack(stack)
+    if config.target == "azure":
+        stores = azure_datastores(open_azure(stack_name, config))
     else:
         stores = local_datastores(ws, Project.find())
 

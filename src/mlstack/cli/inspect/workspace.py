@@ -7,38 +7,35 @@ signing in would fail; `az ml workspace show` has the service's own view.
 
 from __future__ import annotations
 
-import json
 from contextlib import suppress
 from typing import Any
 
 import typer
 from azure.core.exceptions import AzureError
 
-from mlstack.cli.inspect.azure import AzureView
-from mlstack.cli.inspect.common import detail_table, emit, open_workspace
+from mlstack.cli.inspect.azure import AzureView, open_azure
+from mlstack.cli.inspect.common import detail_table, emit
 from mlstack.cli.lineage import Format, FormatOption, StackOption
+from mlstack.cli.stack import open_stack
 from mlstack.project import Project
 from mlstack.services.azurite import Azurite
 from mlstack.toolchain import offline_environment
-from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace.local import catalog_path
+from mlstack.workspace.open import open_local
+from mlstack.workspace.protocol import EmulatedWorkspace
 
 workspace_app = typer.Typer(help="The stack's workspace.", no_args_is_help=True)
 
 
-def _record(ws: LocalWorkspace) -> dict[str, Any]:
-    """The workspace record read from the catalog alone.
-
-    ``LocalWorkspace.get`` also asks the datastore whether its container exists, which
-    needs Azurite; this command must answer (and say Azurite is down) without it.
-    """
-    with ws.catalog.transaction(write=False) as db:
-        row = db.execute("SELECT name, description, tags, created_at FROM workspace").fetchone()
-    name, description, tags, created = row
-    return {"name": name, "description": description, "tags": json.loads(tags),
-            "created_at": created}  # fmt: skip
+def _record(ws: EmulatedWorkspace) -> dict[str, Any]:
+    """The workspace record read from the catalog alone (no Azurite needed: this command
+    must answer, and say Azurite is down, without it)."""
+    info = ws.record()
+    return {"name": info.name, "description": info.description, "tags": dict(info.tags),
+            "created_at": info.created_at}  # fmt: skip
 
 
-def local_workspace(stack: str, ws: LocalWorkspace, project: Project) -> dict[str, Any]:
+def local_workspace(stack: str, ws: EmulatedWorkspace, project: Project) -> dict[str, Any]:
     state = Azurite(project.home).state()
     container_exists = None
     if state is not None:
@@ -51,7 +48,7 @@ def local_workspace(stack: str, ws: LocalWorkspace, project: Project) -> dict[st
         **_record(ws),
         "container": ws.container,
         "container_exists": container_exists,
-        "catalog": str(ws.catalog.path),
+        "catalog": str(catalog_path(project.home, stack)),
         "state_backend": offline_environment(project)["PULUMI_BACKEND_URL"],
         "azurite": {"running": state is not None,
                     "url": state.endpoint.url if state else None,
@@ -71,7 +68,7 @@ def azure_workspace(view: AzureView, project: Project) -> dict[str, Any]:
         "subscription_id": s.subscription_id,
         "resource_group": s.resource_group,
         "location": s.location,
-        "datastore": s.datastore_name,
+        "datastore": s.datastore,
         "storage_account": s.storage_account,
         "registry": s.registry,
         "studio": f"https://ml.azure.com/?wsid={view.workspace_id}",
@@ -98,13 +95,11 @@ def _show_azure(view: AzureView, project: Project, output: Format) -> None:
 def show_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Stack, workspace, datastore container, catalog, state backend and Azurite status."""
     project = Project.find()
-    stack_name, ws = open_workspace(stack)
-    if isinstance(ws, AzureView):
-        _show_azure(ws, project, output)
+    stack_name, config, _ = open_stack(stack)
+    if config.target == "azure":
+        _show_azure(open_azure(stack_name, config), project, output)
         return
-    if not isinstance(ws, LocalWorkspace):
-        raise AssertionError(f"unknown workspace backend {type(ws).__name__}")
-    info = local_workspace(stack_name, ws, project)
+    info = local_workspace(stack_name, open_local(project, stack_name), project)
     azurite = info["azurite"]
     running = (f"running at {azurite['url']} (pid {azurite['pid']})" if azurite["running"]
                else "not running: start it with `mlstack local start`")  # fmt: skip
