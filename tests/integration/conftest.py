@@ -7,9 +7,11 @@ stacks and can run in parallel with a `make demo`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -88,22 +90,54 @@ def add_data(cli: Pulumi, project: Project, digits: Path) -> Path:
     return data
 
 
+def new_stack(
+    root: Path, dest: Path, home: Path, config: str, *, stack: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Pulumi:  # fmt: skip
+    """A stack with ``config`` as its stack file, on a copy of the project at ``dest``, with
+    a state backend of its own and ``home`` as its mlstack home."""
+    copy = make_project_copy(root, dest)
+    stack = stack or f"it-{uuid.uuid4().hex[:8]}"
+    (copy / "stacks" / f"Pulumi.{stack}.yaml").write_text(config)
+    base = {k: v for k, v in os.environ.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_HOME")}
+    base |= extra_env or {}
+    base[HOME_ENV] = str(home)  # the provider finds the session's Azurite here
+    base["PULUMI_BACKEND_URL"] = (dest.parent / f"{dest.name}-state").as_uri()
+    env = {**base, **offline_environment(Project(copy), base)}
+    Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    cli = Pulumi(copy, env, stack)
+    cli.run("stack", "init", stack)
+    return cli
+
+
+def local_config(project: Project) -> str:
+    """``stacks/Pulumi.local.yaml`` without its encryption salt (a new stack makes its own)."""
+    local = (project.root / "stacks" / "Pulumi.local.yaml").read_text()
+    lines = [line for line in local.splitlines() if not line.startswith("encryptionsalt")]
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture
 def pulumi(
     tmp_path: Path, project: Project, azurite: ServiceState, azurite_home: Path
 ) -> Iterator[Pulumi]:
     """A fresh stack (config copied from ``stacks/Pulumi.local.yaml``) on a copy of the project."""
-    copy = make_project_copy(project.root, tmp_path / "project")
-    stack = f"it-{uuid.uuid4().hex[:8]}"
-    local = (project.root / "stacks" / "Pulumi.local.yaml").read_text()
-    config = "\n".join(line for line in local.splitlines() if not line.startswith("encryptionsalt"))
-    (copy / "stacks" / f"Pulumi.{stack}.yaml").write_text(config + "\n")
-    base = {k: v for k, v in os.environ.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_HOME")}
-    base[HOME_ENV] = str(azurite_home)  # the provider finds the session's Azurite here
-    env = {**base, **offline_environment(Project(copy), base)}
-    Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-    cli = Pulumi(copy, env, stack)
-    cli.run("stack", "init", stack)
+    cli = new_stack(project.root, tmp_path / "project", azurite_home, local_config(project))
     yield cli
     cli.run("destroy", "--yes", check=False)
-    cli.run("stack", "rm", "--yes", "--force", stack, check=False)
+    cli.run("stack", "rm", "--yes", "--force", cli.stack, check=False)
+
+
+def stop_leftovers(folder: Path) -> None:
+    """SIGKILL every process running in ``folder`` (a project copy): what an engine killed
+    with SIGKILL had started (language host, provider hosts) outlives it otherwise."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = (proc / "cwd").resolve()
+        except OSError:
+            continue
+        if cwd == folder.resolve() or folder.resolve() in cwd.parents:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
