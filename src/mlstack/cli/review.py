@@ -24,6 +24,8 @@ import typer
 import yaml
 
 from mlstack.cli.stack import selected_stack
+from mlstack.config.naming import stack_file
+from mlstack.config.yamlfile import load_yaml
 from mlstack.errors import MlstackError
 from mlstack.project import Project
 from mlstack.review import StackReview, summarise
@@ -46,7 +48,7 @@ def stack_target(project: Project, stack: str) -> str:
     """``mlstack:target`` of the stack's config file; ``local`` when unset or unreadable."""
     path = project.root / "stacks" / f"Pulumi.{stack}.yaml"
     try:
-        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        config = (load_yaml(path, stack_file(stack)) or {}).get("config") or {}
     except (OSError, yaml.YAMLError):
         return "local"  # pulumi itself reports a missing or broken stack file
     return str(config.get("mlstack:target", "local"))
