@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import filecmp
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ from mlstack.content.download import download
 from mlstack.project import Project
 from mlstack.workspace.asset import upload_prefix
 from mlstack.workspace.local import LocalWorkspace
-from tests.integration.conftest import Pulumi, add_data
+from tests.integration.conftest import Pulumi, add_data, end_engine, engine_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -102,8 +100,8 @@ def test_sigkill_during_transfer_leaves_no_partial_version_and_up_converges(
         assert up.poll() is None, "pulumi up finished before any transfer could be interrupted"
         assert time.monotonic() < deadline, "no upload started within 120 s"
         time.sleep(0.05)
-    os.killpg(up.pid, signal.SIGKILL)
-    up.wait()
+    end_engine(up, pulumi.cwd)
+    assert engine_leftovers(pulumi.cwd) == []
     arrived = _blob_etags(endpoint, container)
 
     # No version without all its content: any registered version is complete.
