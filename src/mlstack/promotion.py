@@ -20,7 +20,7 @@ from mlstack.config.naming import stack_file
 from mlstack.config.stack import NAMESPACE
 from mlstack.config.yamlfile import load_yaml
 from mlstack.content.completion import listing, problems
-from mlstack.content.transport import DEFAULT_RETRY
+from mlstack.content.retry import DEFAULT_RETRY
 from mlstack.errors import MlstackError, NotFoundError
 from mlstack.project import Project
 from mlstack.workspace.asset import AssetVersion, upload_prefix
