@@ -5,7 +5,7 @@ Runs ``pulumi preview --json`` for each stack and prints (or writes) the Markdow
 reviewing every ``stacks/Pulumi.*.yaml`` would reach for Azure credentials a local
 checkout may not have, so CI names its stacks explicitly.
 
-Local stacks run with the offline environment (``mlstack env``); azure stacks with the
+Local stacks run with the offline environment (``mlstack shell-env``); azure stacks with the
 user's own (backend login, Azure credentials), only with the project's pulumi first on
 PATH. A failed preview still prints JSON with its diagnostics: it becomes the stack's
 problems in the comment, and the command exits 1 after writing the whole comment.
