@@ -10,8 +10,8 @@ UV := .tools/uv/bin/uv
 MLSTACK := .venv/bin/mlstack
 STACK ?= local
 PROD ?= local-prod
-# Offline Pulumi settings (PATH, file backend, passphrase, no downloads): see `mlstack env`.
-OFFLINE = eval "$$($(MLSTACK) env)"
+# Offline Pulumi settings (PATH, file backend, passphrase, no downloads): see `mlstack shell-env`.
+OFFLINE = eval "$$($(MLSTACK) shell-env)"
 PULUMI_FLAGS := --skip-plugin-pre-install --non-interactive
 MODEL := digits-cnn
 TRAIN_ARGS := --stack $(STACK) --model $(MODEL) --environment digits-env@latest \

@@ -17,9 +17,11 @@ import yaml
 
 from mlstack.config.locator import LocalLocator
 from mlstack.config.models import load_model_specs
+from mlstack.config.naming import stack_file
 from mlstack.config.stack import NAMESPACE
+from mlstack.config.yamlfile import load_yaml
 from mlstack.content.completion import listing, problems
-from mlstack.content.transport import DEFAULT_RETRY
+from mlstack.content.retry import DEFAULT_RETRY
 from mlstack.errors import MlstackError, NotFoundError
 from mlstack.project import Project
 from mlstack.workspace import Workspace, open_workspace
@@ -44,7 +46,7 @@ def _stack_file(project: Project, stack: str) -> tuple[Path, dict[str, Any]]:
     if not path.is_file():
         raise MlstackError(f"{path.relative_to(project.root)} does not exist: create the "
                            f"stack file first (see stacks/Pulumi.local-prod.yaml)")  # fmt: skip
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    config = (load_yaml(path, stack_file(stack)) or {}).get("config") or {}
     if config.get(f"{NAMESPACE}:target", "local") != "local":
         raise MlstackError(
             f"stack {stack!r} is not a local stack: promote into Azure stacks through an "

@@ -1,6 +1,6 @@
 """The environment the real ``pulumi`` CLI needs to run local stacks offline.
 
-One function builds it, so the Makefile (through ``mlstack env``), the CLI and the
+One function builds it, so the Makefile (through ``mlstack shell-env``), the CLI and the
 tests all drive Pulumi the same way: the project's CLI first on PATH, a file backend
 under ``.mlstack/state``, a project-local PULUMI_HOME, no update checks and no plugin
 downloads.

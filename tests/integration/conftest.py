@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from mlstack.project import HOME_ENV, Project
@@ -58,6 +59,41 @@ class Pulumi:
     def preview_steps(self) -> list[dict[str, Any]]:
         """The steps of ``pulumi preview --json``, as the engine reports them."""
         return list(json.loads(self.run("preview", "--json").stdout).get("steps", []))
+
+
+def engine_leftovers(project: Path) -> list[psutil.Process]:
+    """Live processes, other than this one, working in ``project`` (a project copy) or
+    naming it in their command line: what an engine run there started."""
+    inside = str(project)
+    found = []
+    for process in psutil.process_iter(["cmdline", "cwd", "status"]):
+        info = process.info
+        if process.pid == os.getpid() or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        where = [info["cwd"] or "", *(info["cmdline"] or [])]
+        if any(part == inside or part.startswith(inside + os.sep) for part in where):
+            found.append(process)
+    return found
+
+
+def end_engine(engine: subprocess.Popen[bytes], project: Path) -> None:
+    """SIGKILL an engine started in a session of its own and everything it started.
+
+    The process group is not enough: pulumi starts its language host and provider
+    plugins in groups of their own, and a provider killed only by its parent's death
+    goes on running. So its tree as found before the kill, and anything still working
+    in ``project`` afterwards, are killed too.
+    """
+    tree: list[psutil.Process] = []
+    with contextlib.suppress(psutil.NoSuchProcess):
+        tree = psutil.Process(engine.pid).children(recursive=True)
+    os.killpg(engine.pid, signal.SIGKILL)
+    engine.wait()
+    started = [*tree, *engine_leftovers(project)]
+    for process in started:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(started, timeout=30)
 
 
 def make_project_copy(root: Path, dest: Path) -> Path:
@@ -126,18 +162,3 @@ def pulumi(
     yield cli
     cli.run("destroy", "--yes", check=False)
     cli.run("stack", "rm", "--yes", "--force", cli.stack, check=False)
-
-
-def stop_leftovers(folder: Path) -> None:
-    """SIGKILL every process running in ``folder`` (a project copy): what an engine killed
-    with SIGKILL had started (language host, provider hosts) outlives it otherwise."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cwd = (proc / "cwd").resolve()
-        except OSError:
-            continue
-        if cwd == folder.resolve() or folder.resolve() in cwd.parents:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)

@@ -9,9 +9,7 @@ scenario reads the result back through the workspace protocol, as a user's tools
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,7 +25,14 @@ from mlstack.project import Project
 from mlstack.services.azurite import ServiceState
 from mlstack.workspace import Workspace, open_workspace
 from mlstack.workspace.asset import upload_prefix
-from tests.integration.conftest import Pulumi, add_data, local_config, new_stack, stop_leftovers
+from tests.integration.conftest import (
+    Pulumi,
+    add_data,
+    end_engine,
+    engine_leftovers,
+    local_config,
+    new_stack,
+)
 
 if TYPE_CHECKING:
     from tests.support.azureml import WorkspaceRef
@@ -190,9 +195,8 @@ def test_sigkill_mid_upload_then_cancel_and_up_converges_with_no_partial_version
         assert up.poll() is None, "pulumi up finished before any transfer could be interrupted"
         assert time.monotonic() < deadline, "no upload started within 180 s"
         time.sleep(0.05)
-    os.killpg(up.pid, signal.SIGKILL)
-    up.wait()
-    stop_leftovers(cli.cwd)
+    end_engine(up, cli.cwd)
+    assert engine_leftovers(cli.cwd) == []
     arrived = target.blobs()
 
     # Any version registered is complete; the kill came before everything had arrived.

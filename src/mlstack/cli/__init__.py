@@ -21,7 +21,7 @@ from mlstack.cli.inspect import (
 )
 from mlstack.cli.job import job_app
 from mlstack.cli.lineage import lineage_command
-from mlstack.cli.local import local_app
+from mlstack.cli.local import local_app, shell_env_command
 from mlstack.cli.promote import promote_command
 from mlstack.cli.review import review_command
 from mlstack.errors import MlstackError
@@ -32,12 +32,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(local_app, name="local")
+app.command("shell-env")(shell_env_command)
 app.command("lineage")(lineage_command)
 app.command("promote")(promote_command)
 app.add_typer(endpoint_app, name="endpoint")
 app.command("review")(review_command)
-# `mlstack env` alone prints the offline Pulumi settings (eval "$(mlstack env)");
-# its subcommands inspect environment assets.
+# Environment versions; `mlstack env` alone still prints shell-env's exports, with a notice.
 app.add_typer(env_app, name="env")
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")

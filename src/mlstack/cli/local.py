@@ -1,4 +1,4 @@
-"""``mlstack local …`` (Azurite) and ``mlstack env`` (offline Pulumi settings)."""
+"""``mlstack local …`` (Azurite) and ``mlstack shell-env`` (offline Pulumi settings)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,10 @@ def status() -> None:
     console.print(f"Data: {state.location}")
 
 
-def env_command() -> None:
-    """Print shell exports for running `pulumi` offline on local stacks: eval "$(mlstack env)".
+def shell_env_command() -> None:
+    """Print shell exports for running `pulumi` offline on local stacks.
+
+    Use it as: eval "$(mlstack shell-env)"
 
     Also creates the local state folder, which the file backend requires to exist.
     """

@@ -5,7 +5,7 @@ Runs ``pulumi preview --json`` for each stack and prints (or writes) the Markdow
 reviewing every ``stacks/Pulumi.*.yaml`` would reach for Azure credentials a local
 checkout may not have, so CI names its stacks explicitly.
 
-Local stacks run with the offline environment (``mlstack env``); azure stacks with the
+Local stacks run with the offline environment (``mlstack shell-env``); azure stacks with the
 user's own (backend login, Azure credentials), only with the project's pulumi first on
 PATH. A failed preview still prints JSON with its diagnostics: it becomes the stack's
 problems in the comment, and the command exits 1 after writing the whole comment.
@@ -24,6 +24,8 @@ import typer
 import yaml
 
 from mlstack.cli.stack import selected_stack
+from mlstack.config.naming import stack_file
+from mlstack.config.yamlfile import load_yaml
 from mlstack.errors import MlstackError
 from mlstack.project import Project
 from mlstack.review import StackReview, summarise
@@ -46,7 +48,7 @@ def stack_target(project: Project, stack: str) -> str:
     """``mlstack:target`` of the stack's config file; ``local`` when unset or unreadable."""
     path = project.root / "stacks" / f"Pulumi.{stack}.yaml"
     try:
-        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        config = (load_yaml(path, stack_file(stack)) or {}).get("config") or {}
     except (OSError, yaml.YAMLError):
         return "local"  # pulumi itself reports a missing or broken stack file
     return str(config.get("mlstack:target", "local"))

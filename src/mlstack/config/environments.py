@@ -42,6 +42,7 @@ from mlstack.config.specfile import (
     string_tags,
     syntax_problem,
 )
+from mlstack.config.yamlfile import parse
 from mlstack.errors import Problem
 
 ENVIRONMENTS_FOLDER = Path("assets") / "environments"
@@ -180,7 +181,7 @@ def _conda(
     if path is None:
         return None, None, problem
     try:
-        conda = yaml.safe_load(path.read_text(encoding="utf-8"))
+        conda, duplicates = parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         return None, None, f"cannot read {raw!r} ({error}): save it as UTF-8"
     except yaml.MarkedYAMLError as error:
@@ -188,6 +189,8 @@ def _conda(
         return None, None, f"{raw!r} {where}: {reason}"
     except yaml.YAMLError as error:
         return None, None, f"{raw!r} is not valid YAML ({error}): fix its syntax"
+    if duplicates:
+        return None, None, "; ".join(f"{raw!r} {d.field}: {d.reason}" for d in duplicates)
     return _conda_content(conda, str(raw), path)
 
 

@@ -2,7 +2,8 @@
 
 Each kind (data, models, environments, compute, endpoints) is read with azure-ai-ml's
 own loader, so ``az ml <kind> create -f`` accepts the same file. Around that loader
-this module lists the files, silences azure-ai-ml's marshmallow warnings, turns what
+this module lists the files, refuses duplicate keys (which the loader would let
+through, keeping the last), silences azure-ai-ml's marshmallow warnings, turns what
 the loader raises into ``(field, reason)`` pairs worded for the kind (``SpecKind``),
 and holds the checks every kind makes: string tags and names unique per folder.
 
@@ -22,6 +23,7 @@ from typing import Any, Literal, TypeVar
 import marshmallow
 import yaml
 
+from mlstack.config.yamlfile import duplicate_keys
 from mlstack.errors import ConfigError, Problem
 
 DATA_SCHEMA_HELP = "https://aka.ms/ml-cli-v2-data-yaml-reference"
@@ -116,9 +118,21 @@ def load_entity(
 ) -> tuple[Any, list[tuple[str, str]]]:
     """azure-ai-ml's entity for ``file``, or (None, what its loader objected to).
 
+    Duplicate keys are looked for first, because azure-ai-ml's loader would silently keep
+    the last value: a file with any gives no entity, its duplicates, and whatever else
+    the loader finds in it, so one pass lists everything to fix.
+
     azure-ai-ml is imported here, not at module level, because importing it takes
     seconds and only loading specs needs it.
     """
+    duplicates = [(d.field, d.reason) for d in duplicate_keys(file)]
+    entity, found = _load(loader, file, kind, **params)
+    return (entity, found) if not duplicates else (None, [*duplicates, *found])
+
+
+def _load(
+    loader: Loader, file: Path, kind: SpecKind, **params: Any
+) -> tuple[Any, list[tuple[str, str]]]:
     with azure_ml_quiet():
         import azure.ai.ml  # noqa: PLC0415 - slow import, see docstring
         from azure.ai.ml.exceptions import MlException  # noqa: PLC0415

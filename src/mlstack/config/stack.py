@@ -31,6 +31,7 @@ from mlstack.config.naming import (
     stack_file,
     stack_problem,
 )
+from mlstack.config.yamlfile import load_yaml
 from mlstack.errors import ConfigError, Problem
 
 __all__ = [
@@ -168,7 +169,7 @@ def stack_values(root: Path, stack: str) -> dict[str, Any]:
     """
     path = root / stack_file(stack)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path, stack_file(stack)) or {}
     except FileNotFoundError:
         return {}  # no file: the program's defaults (the local target)
     except (OSError, yaml.YAMLError) as error:

@@ -13,13 +13,8 @@ from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
-from mlstack.content.transport import (
-    DEFAULT_RETRY,
-    RetryPolicy,
-    blob_name,
-    clean_prefix,
-    with_retry,
-)
+from mlstack.content.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from mlstack.content.transport import blob_name, clean_prefix
 from mlstack.errors import WorkspaceError
 
 SHA256 = "sha256"  # blob metadata key holding the content's hex sha256

@@ -19,17 +19,15 @@ from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.content.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from mlstack.content.transport import (
-    DEFAULT_RETRY,
     Meter,
-    RetryPolicy,
     blob_name,
     check_paths,
     clean_prefix,
     describe,
     run_parallel,
     transfer_client,
-    with_retry,
 )
 from mlstack.errors import WorkspaceError
 

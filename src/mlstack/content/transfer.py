@@ -38,18 +38,15 @@ from mlstack.content.completion import (
     problems,
 )
 from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.content.retry import DEFAULT_RETRY, RetryableError, RetryPolicy, with_retry
 from mlstack.content.transport import (
-    DEFAULT_RETRY,
     Meter,
-    RetryableError,
-    RetryPolicy,
     blob_name,
     check_paths,
     clean_prefix,
     describe,
     run_parallel,
     transfer_client,
-    with_retry,
 )
 from mlstack.errors import WorkspaceError
 

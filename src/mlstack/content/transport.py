@@ -1,31 +1,23 @@
 """Transport: what upload and download share to move blobs between a folder and a datastore.
 
-One client per transfer (pooled for its threads, streaming in bounded chunks), one retry
-loop, one progress bar, one way to run work in a pool, and the checks that keep blob names
-and download targets inside their folder.
+One client per transfer (pooled for its threads, streaming in bounded chunks), one progress
+bar, one way to run work in a pool, and the checks that keep blob names and download
+targets inside their folder.
 
-Every request goes through :func:`with_retry`, the only retry layer: the SDK's own is switched
-off so a dead server costs ``attempts`` tries, not ``attempts`` times the SDK's.
+Every request goes through ``retry.with_retry``, the only retry layer: the SDK's own is
+switched off (``retries=0``) so a dead server costs ``attempts`` tries, not ``attempts``
+times the SDK's.
 """
 
 from __future__ import annotations
 
-import random
 import sys
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from threading import Lock
 from types import TracebackType
 from typing import TypeVar
 
-from azure.core.exceptions import (
-    HttpResponseError,
-    IncompleteReadError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
 from azure.storage.blob import BlobServiceClient
 from rich.console import Console
 from rich.progress import (
@@ -39,81 +31,12 @@ from rich.progress import (
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
-from mlstack.errors import MlstackError, WorkspaceError
+from mlstack.errors import WorkspaceError
 
 T = TypeVar("T")
 # upload_blob reads a file whole when it fits one PUT (64 MiB by default) and download_blob
 # buffers its first 32 MiB: capping both keeps memory at about threads x 4 MiB.
 STREAM_CHUNK = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, so parallel workers do not retry in lockstep."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("a retry policy needs at least one attempt")
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
-
-
-DEFAULT_RETRY = RetryPolicy()
-
-
-class RetryableError(Exception):
-    """Raised inside a retried call to ask for another try; never escapes :func:`with_retry`."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Connection trouble, timeouts, throttling and server errors; never 4xx or local I/O."""
-    if isinstance(
-        exc,
-        ServiceRequestError | ServiceResponseError | IncompleteReadError | RetryableError,
-    ):
-        return True
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code
-        return status is not None and (status in (408, 429) or status >= 500)
-    return False
-
-
-def _reason(exc: BaseException) -> str:
-    """A one-line cause; SDK messages carry XML bodies and request details we do not echo."""
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        error_code = getattr(exc, "error_code", None)  # set by azure-storage, not azure-core
-        code = f" {error_code}" if error_code else ""
-        return f"HTTP {exc.status_code}{code}"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def with_retry(call: Callable[[], T], what: str, retry: RetryPolicy) -> T:
-    """Run ``call``, retrying transient failures; otherwise fail with ``what`` in the message."""
-    for attempt in range(1, retry.attempts + 1):
-        try:
-            return call()
-        except MlstackError:
-            raise
-        except Exception as exc:
-            if not is_transient(exc):
-                raise WorkspaceError(f"{what} failed: {_reason(exc)}") from exc
-            if attempt == retry.attempts:
-                raise WorkspaceError(
-                    f"{what} failed after {attempt} attempts: {_reason(exc)}. Check that the "
-                    "datastore is reachable and run again; files already stored are kept"
-                ) from exc
-            time.sleep(retry.delay(attempt))
-    raise AssertionError("unreachable: attempts must be at least 1")
 
 
 def transfer_client(endpoint: BlobEndpoint, threads: int) -> BlobServiceClient:

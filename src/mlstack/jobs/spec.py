@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mlstack.config.yamlfile import duplicate_problems
 from mlstack.errors import ConfigError, Problem
 
 __all__ = [
@@ -214,7 +215,12 @@ def _sweep(raw: Mapping[str, Any]) -> SweepSpec:
 
 
 def load_entity(path: Path) -> Any:
-    """azure-ai-ml's own entity for the file (validated against the CLI v2 schema)."""
+    """azure-ai-ml's own entity for the file (validated against the CLI v2 schema).
+
+    Duplicate keys are refused first: ``load_job`` would keep the last value silently.
+    """
+    if duplicates := duplicate_problems(path, str(path)):
+        raise ConfigError(duplicates)
     from azure.ai.ml import load_job  # noqa: PLC0415 - heavy import, only when loading jobs
     from azure.ai.ml.exceptions import ValidationException  # noqa: PLC0415
     from marshmallow import ValidationError  # noqa: PLC0415

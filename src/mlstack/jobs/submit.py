@@ -8,8 +8,10 @@ Requests, in order (``docs/azure.md`` style; all through the workspace's ``MLCli
    each followed by the ``ArchivedOnly`` listing, as :class:`AzureRegistry` reads);
 2. ``jobs.create_or_update``: azure-ai-ml snapshots ``code`` (a hash look-up, and an
    upload only when the service lacks that snapshot), then ``PUT jobs/<id>``;
-3. ``GET jobs/<id>`` with a capped backoff until a final status. A failed job's reason
-   lives in run history only (one workspace read and discovery, then ``runs/<id>/details``).
+3. ``GET jobs/<id>`` until a final status, waiting as ``content.retry.JOB_POLLS`` says
+   (the one retry policy; azure-core retries a transient error of each GET underneath).
+   A failed job's reason lives in run history only (one workspace read and discovery,
+   then ``runs/<id>/details``).
 
 The Azure job and the local record share the mlstack job id; the record holds the exact
 versions, so ``mlstack job show`` answers "what was this trained on" without Azure.
@@ -19,12 +21,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlstack.config.stack import StackConfig, read_stack_config
+from mlstack.content.retry import JOB_POLLS, RetryPolicy, poll_until
 from mlstack.errors import WorkspaceError
 from mlstack.jobs.azure import Pinned, PinResolver, pinned_job, rest_body
 from mlstack.jobs.record import FINAL, JobRecord, JobStore
@@ -35,26 +37,11 @@ from mlstack.workspace.azure_registry import service_errors, service_message
 from mlstack.workspace.open import open_service
 from mlstack.workspace.protocol import AssetRegistry, ServiceWorkspace
 
-__all__ = ["INTERRUPTED", "Backoff", "connect_workspace", "run_azure_job", "stack_config", "watch"]
+__all__ = ["INTERRUPTED", "connect_workspace", "run_azure_job", "stack_config", "watch"]
 
 Echo = Callable[[str], None]
 INTERRUPTED = "Interrupted"
 """Not a service status: polling stopped (Ctrl-C) while the job went on running."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Seconds between status polls: ``first``, growing by ``factor``, never above ``cap``."""
-
-    first: float = 2.0
-    factor: float = 1.5
-    cap: float = 30.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.first
-        while True:
-            yield delay
-            delay = min(delay * self.factor, self.cap)
 
 
 def stack_config(root: Path, stack: str) -> StackConfig:
@@ -97,27 +84,32 @@ def failure_reason(workspace: ServiceWorkspace, job_id: str) -> str:
 
 def watch(
     workspace: ServiceWorkspace, job_id: str, *, status: str, echo: Echo,
-    sleep: Callable[[float], None] | None = None, backoff: Backoff = Backoff(),
+    sleep: Callable[[float], None] | None = None, backoff: RetryPolicy = JOB_POLLS,
     on_change: Callable[[str], None] | None = None,
 ) -> str:  # fmt: skip
     """Poll ``jobs.get`` until a final status, echoing each change; Ctrl-C stops polling
     (the job keeps running) and returns :data:`INTERRUPTED`."""
-    delays, pause = backoff.delays(), sleep or time.sleep
+    known = [status]  # what the submission answered: the first look needs no GET
+
+    def check() -> str:
+        nonlocal status
+        if known:
+            return known.pop()
+        with service_errors(f"reading job {job_id}"):
+            now_status = _status(workspace.client.jobs.get(job_id))
+        if now_status != status:
+            echo(f"{job_id}: {status} -> {now_status}")
+            status = now_status
+            if on_change is not None:
+                on_change(status)
+        return status
+
     try:
-        while status not in FINAL:
-            pause(next(delays))
-            with service_errors(f"reading job {job_id}"):
-                now_status = _status(workspace.client.jobs.get(job_id))
-            if now_status != status:
-                echo(f"{job_id}: {status} -> {now_status}")
-                status = now_status
-                if on_change is not None:
-                    on_change(status)
+        return poll_until(check, lambda now: now in FINAL, backoff, sleep or time.sleep)
     except KeyboardInterrupt:
         echo(f"stopped watching {job_id}; the job was NOT cancelled and keeps running on "
              f"Azure ML (cancel it with `az ml job cancel -n {job_id}`)")  # fmt: skip
         return INTERRUPTED
-    return status
 
 
 def _identity(spec: JobSpec, job: Any) -> dict[str, Any]:
@@ -141,7 +133,7 @@ def _inputs_record(spec: JobSpec, identity: dict[str, Any]) -> dict[str, Any]:
 def run_azure_job(
     home: Path, stack: str, spec: JobSpec, workspace: ServiceWorkspace, *, echo: Echo,
     wait: bool = True, sleep: Callable[[float], None] | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: RetryPolicy = JOB_POLLS,
 ) -> JobRecord:  # fmt: skip
     """Submit ``spec`` pinned to exact versions; with ``wait``, watch it to a final status.
 

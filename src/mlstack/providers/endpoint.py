@@ -36,6 +36,7 @@ from mlstack.serving.process import (
     ServerProcess,
     is_alive,
     is_our_server,
+    model_dir_of,
     read_pid,
     start_deployment,
     start_router,
@@ -67,13 +68,8 @@ def observed_health(home: Path, stack: str, name: str) -> str:
 
 def _serving_model(pid: int) -> str | None:
     """The model digest (hex) a deployment process was started with, from its command line."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    if b"--model-dir" not in args:
-        return None
-    return Path(args[args.index(b"--model-dir") + 1].decode()).name
+    model_dir = model_dir_of(pid)
+    return None if model_dir is None else model_dir.name
 
 
 def _router_port(stack: str, name: str) -> int:

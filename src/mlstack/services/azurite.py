@@ -1,8 +1,9 @@
 """The Azurite blob emulator as a supervised local service.
 
 State lives in one folder (``<home>/azurite``): blob data, a log and ``service.json``
-(pid, port). Start is idempotent and waits until the service answers a real blob
-request; stop signals the recorded pid only, after checking it is still our Azurite,
+(pid, its start time, port). Start is idempotent and waits until the service answers a
+real blob request, and a start that fails stops what it started; stop signals the
+recorded process only, after checking it is still our Azurite (``services.process``),
 so a recycled pid or another user's emulator is never touched.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import time
 from dataclasses import asdict, dataclass
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.errors import ServiceError
-from mlstack.services.process import exited, reap, runs, spawn
+from mlstack.services.process import Supervised, exited, runs, spawn, stop, stopped_on_failure
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key: public, documented, and accepted by nothing else.
@@ -28,7 +28,7 @@ ACCOUNT_KEY = (
 )
 DEFAULT_PORT = 10000
 HOST = "127.0.0.1"
-MARKER = b"azurite"  # in the command line of every Azurite process
+MARKER = "azurite"  # in the command line of every Azurite process
 READY_TIMEOUT_S = 30.0
 
 
@@ -39,6 +39,13 @@ class ServiceState:
     pid: int
     port: int
     location: str
+    created: float | None = None
+    """The process's start time (psutil), so a recycled pid is not taken for it; None in
+    a ``service.json`` written before it was recorded."""
+
+    @property
+    def process(self) -> Supervised:
+        return Supervised(self.pid, MARKER, self.created)
 
     @property
     def endpoint(self) -> BlobEndpoint:
@@ -62,10 +69,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_is_azurite(pid: int) -> bool:
-    return runs(pid, MARKER)
-
-
 class Azurite:
     """Start, stop and locate the Azurite of one mlstack home."""
 
@@ -80,10 +83,11 @@ class Azurite:
         """The recorded service if its process is still alive, else None."""
         try:
             raw = json.loads(self.state_file.read_text())
-            state = ServiceState(int(raw["pid"]), int(raw["port"]), str(raw["location"]))
-        except (OSError, ValueError, KeyError):
+            created = None if raw.get("created") is None else float(raw["created"])
+            state = ServiceState(int(raw["pid"]), int(raw["port"]), str(raw["location"]), created)
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return state if _pid_is_azurite(state.pid) else None
+        return state if runs(state.process) else None
 
     def endpoint(self) -> BlobEndpoint:
         """The running service's endpoint, or an error that says how to start it."""
@@ -125,29 +129,29 @@ class Azurite:
             "--blobHost", HOST, "--blobPort", str(port), "--location", str(data),
             "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
         ]  # fmt: skip
-        pid = spawn(command, self.log_file, os.environ)
-        state = ServiceState(pid=pid, port=port, location=str(data))
-        self._wait_ready(state)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2, sort_keys=True))
-        tmp.replace(self.state_file)
+        process = spawn(command, self.log_file, os.environ, MARKER)
+        state = ServiceState(process.pid, port, str(data), process.created)
+        with stopped_on_failure(process):  # never leave an unrecorded Azurite running
+            self._wait_ready(state)
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(state), indent=2, sort_keys=True))
+            tmp.replace(self.state_file)
         return state
 
     def _wait_ready(self, state: ServiceState) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         client = state.endpoint.client(retries=0)
         while time.monotonic() < deadline:
-            if exited(state.pid, MARKER):
+            if exited(state.process):
                 raise ServiceError(f"Azurite exited at start; see {self.log_file}")
             try:
                 next(iter(client.list_containers(results_per_page=1)), None)
                 return
             except Exception:  # not listening yet: any failure means "wait"
                 time.sleep(0.1)
-        os.kill(state.pid, signal.SIGTERM)
         raise ServiceError(
-            f"Azurite did not answer on port {state.port} within {READY_TIMEOUT_S:.0f}s; "
-            f"see {self.log_file}"
+            f"Azurite did not answer on port {state.port} within {READY_TIMEOUT_S:.0f}s "
+            f"and was stopped; see {self.log_file}"
         )
 
     def stop(self, timeout_s: float = 10.0) -> ServiceState | None:
@@ -156,13 +160,6 @@ class Azurite:
         if state is None:
             self.state_file.unlink(missing_ok=True)
             return None
-        os.kill(state.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _pid_is_azurite(state.pid):
-            reap(state.pid)
-            time.sleep(0.1)
-        if _pid_is_azurite(state.pid):
-            os.kill(state.pid, signal.SIGKILL)
-            reap(state.pid)
+        stop(state.process, timeout_s)
         self.state_file.unlink(missing_ok=True)
         return state

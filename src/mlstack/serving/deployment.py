@@ -7,7 +7,8 @@ handed to ``run(raw_data)`` in a worker thread so the event loop stays free.
 
     POST /score   200 with run()'s result as JSON
                   400 when run() raises ValueError (the message is meant for the caller),
-                      or when the body is not UTF-8 / not JSON
+                      or when the body is not UTF-8 / not JSON, or nests deeper than
+                      64 levels (refused before run(): see ``payload``)
                   500 when run() fails otherwise (a bug in the script)
     GET  /health  200 while the process lives
     GET  /ready   200 once init() has returned, 503 before
@@ -39,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mlstack.serving.payload import too_deep, too_deep_message
 from mlstack.serving.server import serve
 
 log = logging.getLogger("mlstack.serving.deployment")
@@ -96,6 +98,8 @@ async def _score(run: Callable[[str], Any], body: bytes, name: str) -> Response:
         raw = body.decode("utf-8")
     except UnicodeDecodeError:
         return _error(400, "the request body must be UTF-8 encoded JSON")
+    if too_deep(body):
+        return _error(400, too_deep_message())
     try:
         result = await run_in_threadpool(run, raw)
         return Response(json.dumps(result), media_type="application/json")

@@ -4,8 +4,9 @@ Each server runs detached in its own session (``posix_spawn`` with ``setsid``), 
 outlives the Pulumi provider that started it. Its files sit side by side in one folder:
 ``<name>.log`` (stdout and stderr), ``<name>.pid`` (written here) and ``<name>.port``
 (``{pid, port}``, written by the server once it has bound its socket, which is how a
-port-0 server's port is learnt). A pid is signalled only while ``/proc/<pid>/cmdline``
-shows one of our servers, so a recycled pid is never touched.
+port-0 server's port is learnt). A pid is signalled only while it is a live process
+whose command line shows one of our servers (``services.process``, through psutil), so
+a recycled pid is never touched; a server that fails to start is stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from mlstack.errors import ServiceError
-from mlstack.services.process import exited, reap, runs, spawn
+from mlstack.services import process as supervisor
+from mlstack.services.process import Supervised, exited, runs, spawn, stopped_on_failure
 
 HOST = "127.0.0.1"
-MARKER = b"mlstack.serving."  # in the cmdline of every server this module starts
+MARKER = "mlstack.serving."  # in the cmdline of every server this module starts
 POLL_S = 0.05
 
 
@@ -117,24 +119,29 @@ def start_server(
         "--host", HOST, "--port", str(port), "--port-file", str(port_file),
     ]  # fmt: skip
     environ = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-    pid = spawn(command, log_file, environ)
-    tmp = pid_file.with_name(f".{pid_file.name}.tmp")
-    tmp.write_text(f"{pid}\n")
-    tmp.replace(pid_file)
-    bound = wait_ready(pid, port_file, ready_path, log_file, timeout_s)
+    process = spawn(command, log_file, environ, MARKER)
+    pid = process.pid
+    with stopped_on_failure(process):  # never leave a server running that nobody recorded
+        tmp = pid_file.with_name(f".{pid_file.name}.tmp")
+        tmp.write_text(f"{pid}\n")
+        tmp.replace(pid_file)
+        bound = wait_ready(process, port_file, ready_path, log_file, timeout_s)
     return ServerProcess(name=name, pid=pid, port=bound, log_file=log_file, pid_file=pid_file)
 
 
-def wait_ready(pid: int, port_file: Path, path: str, log_file: Path, timeout_s: float) -> int:
+def wait_ready(
+    process: Supervised, port_file: Path, path: str, log_file: Path, timeout_s: float
+) -> int:
     """Poll until the server answers ``GET path`` with 200; return its port.
 
     Raises ``ServiceError`` with the log's tail if the process exits or the time runs out
-    (the process is stopped first in that case).
+    (the caller stops the process then).
     """
+    pid = process.pid
     deadline = time.monotonic() + timeout_s
     with httpx.Client(trust_env=False, timeout=1.0) as client:
         while time.monotonic() < deadline:
-            if exited(pid, MARKER):
+            if exited(process):
                 raise ServiceError(
                     f"the server (pid {pid}) exited while starting; the end of {log_file}:\n"
                     + log_tail(log_file)
@@ -145,7 +152,6 @@ def wait_ready(pid: int, port_file: Path, path: str, log_file: Path, timeout_s: 
                     if client.get(f"http://{HOST}:{port}{path}").status_code == 200:
                         return port
             time.sleep(POLL_S)
-    stop(pid)
     raise ServiceError(
         f"the server (pid {pid}) did not answer GET {path} within {timeout_s:g}s and was "
         f"stopped; the end of {log_file}:\n" + log_tail(log_file)
@@ -170,37 +176,34 @@ def read_pid(pid_file: Path) -> int | None:
 
 def is_our_server(pid: int) -> bool:
     """Whether ``pid`` is a live (not zombie) process running one of our servers."""
-    return runs(pid, MARKER)
+    return runs(Supervised(pid, MARKER))
 
 
 def is_alive(pid: int) -> bool:
-    """Whether our server ``pid`` still runs (reaping it first if it is our exited child)."""
-    reap(pid)
+    """Whether our server ``pid`` still runs (reaped if it is our exited child)."""
     return is_our_server(pid)
 
 
+def model_dir_of(pid: int) -> Path | None:
+    """The ``--model-dir`` a running deployment server was started with; None if ``pid``
+    is not one of our deployment servers."""
+    found = supervisor.find(Supervised(pid, MARKER))
+    try:
+        args = [] if found is None else found.cmdline()
+    except psutil.Error:  # it ended meanwhile
+        return None
+    if "--model-dir" not in args[:-1]:
+        return None
+    return Path(args[args.index("--model-dir") + 1])
+
+
 def stop(pid: int, timeout_s: float = 15.0) -> bool:
-    """SIGTERM (uvicorn finishes in-flight requests), SIGKILL after ``timeout_s``.
+    """SIGTERM (uvicorn finishes in-flight requests), SIGKILL after ``timeout_s``; returns
+    once it is gone (reaped if it is our child).
 
     Returns False, signalling nothing, when ``pid`` is not one of our running servers.
     """
-    if not is_alive(pid):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not is_alive(pid):
-            return True
-        time.sleep(POLL_S)
-    if is_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            if not is_alive(pid):
-                break
-            time.sleep(POLL_S)
-    return True
+    return supervisor.stop(Supervised(pid, MARKER), timeout_s)
 
 
 def log_tail(log_file: Path, lines: int = 30) -> str:

@@ -10,8 +10,10 @@ It behaves like an Azure ML managed online endpoint's front door:
   fire-and-forget; its answer is ignored.
 - The answer carries ``azureml-model-deployment: <chosen>`` and ``x-request-id``.
 - Bodies over ``max_body_bytes`` → 413 (by Content-Length, else counted while
-  streaming); wrong method → 405; a deployment's 4xx (bad JSON, wrong shape) is passed
-  through; its 5xx becomes 424 "model error", as Azure ML reports it; a timeout → 408.
+  streaming), read to their end first so the client can read the answer; JSON nested
+  deeper than 64 levels → 400 before any deployment sees it (see ``payload``); wrong
+  method → 405; a deployment's 4xx (bad JSON, wrong shape) is passed through; its 5xx
+  becomes 424 "model error", as Azure ML reports it; a timeout → 408.
 - A deployment that cannot be reached → the request is retried once, on another
   deployment with traffic when there is one, so stopping a deployment after moving its
   traffic away never fails a request; if the retry fails too → 502.
@@ -50,6 +52,7 @@ from mlstack.serving.forward import (
     ForwardTimeoutError,
 )
 from mlstack.serving.keys import key_matches
+from mlstack.serving.payload import BodyTooLargeError, read_body, too_deep, too_deep_message
 from mlstack.serving.routes import Routes, RoutesFile
 from mlstack.serving.server import serve
 
@@ -62,10 +65,6 @@ MAX_MIRRORS_IN_FLIGHT = 64  # beyond this, copies are dropped rather than queued
 RETRYABLE = (ConnectError, ConnectionLostError)
 
 log = logging.getLogger("mlstack.serving.router")
-
-
-class BodyTooLargeError(Exception):
-    pass
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -83,19 +82,17 @@ def _presented_key(request: Request) -> str | None:
     return key if scheme.lower() == "bearer" and key else None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or ``BodyTooLargeError`` as soon as it is known to exceed ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _scoring_body(request: Request, limit: int) -> bytes | Response:
+    """The body to forward, or the 413 / 400 that refuses it (see ``payload``)."""
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLargeError as error:
+        return _error(
+            413,
+            f"the request body exceeds this endpoint's limit of {limit} bytes",
+            None if error.drained else {"Connection": "close"},  # the rest is unread
+        )
+    return _error(400, too_deep_message()) if too_deep(body) else body
 
 
 class Router:
@@ -166,13 +163,9 @@ class Router:
                 "secondary key (`mlstack endpoint keys`)",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        try:
-            body = await read_body(request, routes.max_body_bytes)
-        except BodyTooLargeError:
-            return _error(
-                413,
-                f"the request body exceeds this endpoint's limit of {routes.max_body_bytes} bytes",
-            )
+        body = await _scoring_body(request, routes.max_body_bytes)
+        if isinstance(body, Response):
+            return body
         pinned = request.headers.get(DEPLOYMENT_HEADER)
         if pinned is not None:
             if pinned not in routes.deployments:

@@ -92,7 +92,8 @@ def _not_found(error: MlException) -> bool:
     if isinstance(cause, HttpResponseError):
         return cause.status_code == 404
     said = str(error.message).lower()
-    return isinstance(cause, ResourceNotFoundError) or "not found" in said or "does not exist" in said
+    missing = "not found" in said or "does not exist" in said
+    return isinstance(cause, ResourceNotFoundError) or missing
 
 
 def encode_properties(

@@ -1,4 +1,4 @@
-"""``mlstack local …`` and ``mlstack env`` through the installed console script."""
+"""``mlstack local …`` and ``mlstack shell-env`` through the installed console script."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mlstack.services.azurite import HOST
 
 
 def mlstack(project: Project, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # A clean slate: `mlstack env` keeps settings a user already exported.
+    # A clean slate: `mlstack shell-env` keeps settings a user already exported.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     env[HOME_ENV] = str(home)
     return subprocess.run(
@@ -51,9 +51,10 @@ def test_taken_port_is_one_clear_line_and_exit_1(project: Project, tmp_path: Pat
     ["PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME",
      "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"],
 )  # fmt: skip
-def test_env_exports_the_offline_settings(project: Project, tmp_path: Path, key: str) -> None:
-    result = mlstack(project, tmp_path, "env")
-    assert result.returncode == 0
+def test_shell_env_exports_the_offline_settings(project: Project, tmp_path: Path, key: str) -> None:
+    result = mlstack(project, tmp_path, "shell-env")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
     exports = dict(
         line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines()
     )
@@ -61,3 +62,21 @@ def test_env_exports_the_offline_settings(project: Project, tmp_path: Path, key:
     assert (tmp_path / "state").is_dir()  # the file backend needs it to exist
     assert exports["PULUMI_BACKEND_URL"] == (tmp_path / "state").as_uri()
     assert exports["PATH"].startswith(str(project.tools / "bin"))
+
+
+def test_bare_env_still_prints_the_exports_with_a_notice_naming_the_new_command(
+    project: Project, tmp_path: Path
+) -> None:
+    old = mlstack(project, tmp_path, "env")
+    new = mlstack(project, tmp_path, "shell-env")
+    assert old.returncode == 0
+    assert old.stdout == new.stdout  # eval "$(mlstack env)" keeps working, for now
+    assert "mlstack shell-env" in old.stderr
+    assert "mlstack env list" in old.stderr
+
+
+def test_env_subcommands_are_environment_versions(project: Project, tmp_path: Path) -> None:
+    result = mlstack(project, tmp_path, "env", "--help")
+    assert result.returncode == 0
+    assert "list" in result.stdout and "from-project" in result.stdout
+    assert "shell exports" not in result.stdout

@@ -321,8 +321,3 @@ def test_a_reference_still_floating_is_refused() -> None:
 
     with pytest.raises(WorkspaceError, match=r"inputs\.train = azureml:digits-train:latest"):
         submission_body(spec, JOB, data=floating, environment=floating)
-
-
-def test_backoff_grows_to_its_cap() -> None:
-    delays = submit.Backoff(first=1.0, factor=2.0, cap=5.0).delays()
-    assert [next(delays) for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]

@@ -45,6 +45,16 @@ def test_bad_requests_get_a_message_and_the_server_keeps_serving(
         assert client.get("/score").status_code == 405
 
 
+@pytest.mark.parametrize("depth", [65, 5000])
+def test_json_nested_too_deep_is_400_before_run(blue: Deployment, depth: int) -> None:
+    body = b"[" * depth + b"]" * depth
+    with httpx.Client(base_url=blue.url, trust_env=False) as client:
+        answer = client.post("/score", content=body)
+        assert answer.status_code == 400
+        assert "nests deeper than 64 levels" in answer.json()["message"]
+        assert client.post("/score", json={"data": [[1, 1, 1]]}).json()["sums"] == [3]
+
+
 def test_a_failing_init_stops_the_start_with_the_log_tail(
     serving_dir: Path, stub_code: Path
 ) -> None:

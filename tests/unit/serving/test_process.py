@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from mlstack.serving import is_alive, stop
-from mlstack.serving.process import read_pid
+from mlstack.serving.process import model_dir_of, read_pid
 
 from .conftest import Deployment
 
@@ -43,3 +43,13 @@ def test_a_pid_that_is_not_our_server_is_never_signalled() -> None:
     finally:
         os.kill(other.pid, signal.SIGKILL)
         other.wait()
+
+
+def test_model_dir_of_reads_a_running_deployment_only(
+    start_stub: Callable[[str], Deployment],
+) -> None:
+    deployment = start_stub("model-dir")
+    assert model_dir_of(deployment.process.pid) == deployment.model_dir.resolve()
+    assert model_dir_of(os.getpid()) is None  # not one of our servers
+    assert stop(deployment.process.pid)
+    assert model_dir_of(deployment.process.pid) is None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from collections import Counter
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -203,3 +205,64 @@ def test_an_invalid_rewrite_keeps_the_previous_routes(
     tmp.write_text("{ half a table")
     tmp.replace(endpoint.routes_file)
     assert served_by(client, endpoint, 5) == {"green": 5}
+
+
+def nested(depth: int) -> bytes:
+    """``{"data": [[...[1, 2, 3]...]]}`` with ``depth`` levels in all (the object is one)."""
+    return b'{"data": ' + b"[" * (depth - 1) + b"1, 2, 3" + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize("depth", [65, 5000])
+def test_json_nested_too_deep_is_400_before_any_deployment_sees_it(
+    endpoint: Endpoint, client: httpx.Client, blue: Deployment, depth: int
+) -> None:
+    endpoint.set_routes({"blue": 100}, max_body_bytes=1 << 20)
+    before = blue.calls()
+    answer = client.post("/score", content=nested(depth), headers=endpoint.auth())
+    assert answer.status_code == 400, answer.text
+    assert "nests deeper than 64 levels" in answer.json()["message"]
+    assert blue.calls() == before
+    assert "RecursionError" not in blue.process.log_file.read_text()
+    assert client.post("/score", json=ROWS, headers=endpoint.auth()).status_code == 200
+
+
+def test_json_nested_up_to_the_bound_reaches_the_scoring_script(
+    endpoint: Endpoint, client: httpx.Client
+) -> None:
+    answer = client.post("/score", content=nested(64), headers=endpoint.auth())
+    assert answer.status_code == 400
+    assert "rows of 3 numbers" in answer.json()["message"]  # the stub's own answer
+    assert answer.headers["azureml-model-deployment"] == "blue"
+
+
+def post_closing(url: str, key: str, body: bytes, chunked: bool) -> tuple[int, str]:
+    """POST with the standard library, as ``requests`` would: the whole body first, then
+    the answer, on a connection the client asks to close (``Connection: close``)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
+        if chunked:
+            pieces = (body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20))
+            connection.request("POST", "/score", pieces, headers, encode_chunked=True)
+        else:
+            connection.request("POST", "/score", body, headers)
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_a_body_far_over_the_limit_gets_its_413_delivered(
+    endpoint: Endpoint, client: httpx.Client, chunked: bool
+) -> None:
+    """7.8 MB against a 4 KiB limit, from a client that sends it all before reading: the
+    router reads and discards the rest before answering, so the client reads the 413
+    instead of a reset connection."""
+    big = b'{"data": [' + b"[1, 2, 3], " * 710_000 + b"[1, 2, 3]]}"
+    assert len(big) > 7_800_000
+    status, text = post_closing(endpoint.url, endpoint.keys.primary, big, chunked)
+    assert status == 413
+    assert "4096 bytes" in text
+    assert client.post("/score", json=ROWS, headers=endpoint.auth()).status_code == 200

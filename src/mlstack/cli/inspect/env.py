@@ -1,7 +1,8 @@
 """``mlstack env …``: environment versions, and a conda file pinned from the project's lock.
 
-``mlstack env`` with no subcommand still prints the offline shell exports, as it did
-before the environment commands existed: ``eval "$(mlstack env)"`` keeps working.
+The offline shell exports are ``mlstack shell-env``. ``mlstack env`` with no subcommand
+still prints them for a while, as it did before the environment commands existed, so
+``eval "$(mlstack env)"`` keeps working; a notice on stderr names the new command.
 """
 
 from __future__ import annotations
@@ -24,20 +25,27 @@ from mlstack.cli.inspect.common import (
 )
 from mlstack.cli.inspect.lock import conda_spec, locked_pins
 from mlstack.cli.lineage import Format, FormatOption, StackOption
-from mlstack.cli.local import env_command
+from mlstack.cli.local import shell_env_command
 from mlstack.project import Project
 
 env_app = typer.Typer(
-    help="Environment versions (image + conda spec). Alone: print offline shell exports.",
+    help="Environment versions (image + conda spec).",
     invoke_without_command=True,
+)
+DEPRECATED_EXPORTS = (
+    "notice: `mlstack env` with no subcommand prints the offline shell exports only for a "
+    'while: use `mlstack shell-env` (eval "$(mlstack shell-env)"). `mlstack env list`, '
+    "`show` and `from-project` are about environment versions."
 )
 
 
 @env_app.callback()
-def exports(ctx: typer.Context) -> None:
-    """Environment versions; with no subcommand, the offline exports: eval "$(mlstack env)"."""
+def versions(ctx: typer.Context) -> None:
+    """Environment versions (image + conda spec) in a stack's workspace."""
     if ctx.invoked_subcommand is None:
-        env_command()
+        # stderr, so `eval "$(mlstack env)"` still evaluates only the exports
+        typer.echo(DEPRECATED_EXPORTS, err=True)
+        shell_env_command()
 
 
 @env_app.command("list")
