@@ -130,7 +130,7 @@ def test_up_registers_every_kind_and_a_changed_file_is_all_a_new_version_sends(
 
     cli.run("up", "--yes")
     assert target.versions() == {"digits-test": "1", "digits-train": "1", "digits-val": "2"}
-    state = json.loads(cli.run("stack", "export").stdout)
+    state = json.loads(cli.run("stack", "export", "--stack", cli.stack).stdout)
     [val] = [r for r in state["deployment"]["resources"] if r["urn"].endswith("::data-digits-val")]
     transfer = val["outputs"]["transfer"]
     assert transfer["uploaded_files"] == 1, transfer
