@@ -1,0 +1,126 @@
+"""Pulumi mocks that record what a program declares, as the engine would receive it.
+
+A recording monitor keeps every RegisterResource request: type, name, inputs
+(deserialised and raw, where secrets are marked), ``protect`` and the URNs each resource
+depends on. Mock ids are recognisable (``/mock/<Type>/<name>``), so wiring by id is
+asserted by value. mlstack's own dynamic resources answer with ``versions`` as their
+registered version, so references to a registered version can be asserted too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+STORAGE_KEY = "mock-storage-key=="
+DYNAMIC = "pulumi-python:dynamic/mlstack:"
+# The resource's own name property per type, as the provider would return it.
+_NAME_KEYS = {
+    "ResourceGroup": "resourceGroupName",
+    "StorageAccount": "accountName",
+    "BlobContainer": "containerName",
+    "Vault": "vaultName",
+    "Registry": "registryName",
+    "Component": "resourceName",
+    "Compute": "computeName",
+    "OnlineEndpoint": "endpointName",
+    "OnlineDeployment": "deploymentName",
+    "Blob": "blobName",
+}
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    raw: dict[str, Any]
+    protect: bool
+    depends_on: set[str]
+    urn: str = ""
+
+
+@dataclass
+class Recorder(Mocks):
+    """Answers every resource with its inputs plus an id; records invokes."""
+
+    calls: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    """Registered version per mlstack asset resource name (default "1")."""
+    location: str = "westeurope"
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        kind = args.typ.split(":")[-1]
+        kind = "MLWorkspace" if args.typ.endswith("machinelearningservices:Workspace") else kind
+        rid = f"/mock/{kind}/{args.name}"
+        state = {**args.inputs, "id": rid}
+        if args.typ.startswith(DYNAMIC):
+            version = self.versions.get(args.name, "1")
+            state |= {"version": version, "reference": f"azureml:{state.get('name')}:{version}",
+                      "uri": f"https://mock.blob/{args.name}"}  # fmt: skip
+            return rid, state
+        key = "workspaceName" if kind == "MLWorkspace" else _NAME_KEYS.get(kind, "name")
+        state.setdefault("name", args.inputs.get(key, args.name))
+        if kind == "StorageAccount":
+            state["primaryEndpoints"] = {"blob": f"https://{state['name']}.blob.core.windows.net/"}
+        return rid, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append(args.token)
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {"tenantId": "mock-tenant", "subscriptionId": "s", "clientId": "c",
+                    "objectId": "deployer-object-id"}, []  # fmt: skip
+        if args.token == "azure-native:storage:listStorageAccountKeys":
+            return {"keys": [{"keyName": "key1", "value": STORAGE_KEY, "permissions": "FULL"}]}, []
+        if args.token == "azure-native:machinelearningservices:getWorkspace":
+            return {"location": self.location, "name": args.args.get("workspaceName")}, []
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+    def __init__(self, mocks: Recorder) -> None:
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = MessageToDict(request.object)
+            self.registered.append(Registered(
+                request.type, request.name, plain(raw), raw, bool(request.protect),
+                set(request.dependencies), response.urn,
+            ))  # fmt: skip
+        return response
+
+
+def plain(value: Any) -> Any:
+    """Raw protobuf inputs with secrets unwrapped, for value assertions."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return plain(value["value"])
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Declared:
+    resources: list[Registered]
+    calls: list[str]
+
+    def of(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Registered:
+        (found,) = self.of(type_)
+        return found
+
+    def named(self, name: str) -> Registered:
+        (found,) = [r for r in self.resources if r.name == name]
+        return found

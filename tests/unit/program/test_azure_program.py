@@ -1,0 +1,191 @@
+"""The whole program on the ``azure`` target under ``pulumi.runtime.set_mocks``.
+
+Not the platform component alone: the program with every shipped asset file, so the
+tests see the azure-native estate *and* the asset resources together — what each asset
+resource depends on, what it names as its workspace, and that a deployment serves the
+version the stack's model resource registered. The workspace the program plans against
+does not exist yet (a first preview), which planning must treat as empty.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from mlstack.config.locator import AzureLocator, LocalLocator
+from mlstack.config.stack import load_stack_config
+from mlstack.program import build
+from mlstack.project import HOME_ENV, Project
+from tests.support.pulumi_mocks import DYNAMIC, Declared, Recorder, RecordingMonitor
+
+ROOT = Path(__file__).resolve().parents[3]
+ARTEFACT = ROOT / "tests" / "fixtures" / "state-v0" / "artefact"
+ML = "azure-native:machinelearningservices:"
+ASSET_TYPES = {f"{DYNAMIC}{t}" for t in ("DataAsset", "EnvironmentVersion", "ModelVersion")}
+CREATE = {
+    "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
+    "resourceGroup": "mlstack-dev",
+    "location": "westeurope",
+    "workspaceName": "mlstack-dev",
+    "storageAccount": "mlstackdev01",
+    "keyVault": "mlstack-dev-kv",
+    "registry": "mlstackdev01",
+}
+ATTACH = {
+    "mode": "attach",
+    "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
+    "resourceGroup": "team-ml",
+    "workspaceName": "team-workspace",
+}
+
+pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")
+
+
+class Absent:
+    """A workspace that is not created yet, as the program's opener finds it."""
+
+    container = "unused"
+    datastore = "unused"
+    endpoint = None
+
+    def __init__(self, locator: LocalLocator | AzureLocator, _project: Project) -> None:
+        self.locator = locator
+
+    def exists(self) -> bool:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _reset_runtime() -> Iterator[None]:
+    yield
+    pulumi.runtime.settings.reset_options()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The shipped Pulumi.yaml, asset files and scoring code, small data, a trained model."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "assets", root / "assets")
+    shutil.copytree(ROOT / "training", root / "training", ignore=shutil.ignore_patterns("__py*"))
+    for split in ("train", "val", "test"):
+        folder = root / "data" / "digits" / split / "0"
+        folder.mkdir(parents=True)
+        (folder / "a.png").write_bytes(f"{split} image".encode())
+    shutil.copytree(ARTEFACT, root / "outputs" / "digits-cnn")
+    return Project(root)
+
+
+def declare(
+    project: Project, monkeypatch: pytest.MonkeyPatch, stack: str, azure: dict[str, Any],
+    *, versions: dict[str, str] | None = None,
+) -> Declared:  # fmt: skip
+    monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
+    mocks = Recorder(versions=versions or {})
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="mlstack", stack=stack, preview=False,
+                             monitor=monitor)  # fmt: skip
+    config = load_stack_config(stack, {"target": "azure", "tags": {"env": stack}, "azure": azure})
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> None:
+        build(config, project, opener=Absent)  # type: ignore[arg-type]
+
+    run()
+    return Declared(monitor.registered, mocks.calls)
+
+
+def test_every_asset_resource_waits_for_the_workspace_datastore_and_write_access(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared = declare(project, monkeypatch, "dev", CREATE)
+    assets = [r for r in declared.resources if r.type in ASSET_TYPES]
+    assert sorted(r.name for r in assets) == [
+        "data-digits-test", "data-digits-train", "data-digits-val", "env-digits-env",
+        "model-digits-cnn",
+    ]  # fmt: skip
+    needs = {
+        declared.one(f"{ML}Workspace").urn,
+        declared.one(f"{ML}Datastore").urn,
+        declared.one("azure-native:authorization:RoleAssignment").urn,
+    }
+    for asset in assets:
+        assert needs <= asset.depends_on, asset.name
+        assert asset.inputs["workspace"] == {
+            "target": "azure", "subscription_id": CREATE["subscriptionId"],
+            "resource_group": "mlstack-dev", "workspace": "mlstack-dev", "datastore": "mlstack",
+            "blob_endpoint": "",
+        }, asset.name  # fmt: skip
+        assert "home" not in asset.inputs and "stack" not in asset.inputs
+
+
+def test_the_deployer_may_write_blobs_of_the_storage_account(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared = declare(project, monkeypatch, "dev", CREATE)
+    access = declared.one("azure-native:authorization:RoleAssignment").inputs
+    assert access["principalId"] == "deployer-object-id"
+    assert access["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+    assert access["scope"] == "/mock/StorageAccount/platform-storage"
+
+
+def test_a_deployment_serves_the_versions_the_stack_registered(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = {"model-digits-cnn": "7", "env-digits-env": "3"}
+    declared = declare(project, monkeypatch, "dev", CREATE, versions=versions)
+    deployment = declared.one(f"{ML}OnlineDeployment")
+    ws = "/mock/MLWorkspace/platform-workspace"
+    properties = deployment.inputs["properties"]
+    assert properties["model"] == f"{ws}/models/digits-cnn/versions/7"
+    assert properties["environmentId"] == f"{ws}/environments/digits-env/versions/3"
+    # It waits for them: the references are those resources' outputs.
+    assert declared.named("model-digits-cnn").urn in deployment.depends_on
+    assert declared.named("env-digits-env").urn in deployment.depends_on
+    # No azure-native environment version: environments are mlstack's, versioned by content.
+    assert declared.of(f"{ML}EnvironmentVersion") == []
+
+
+def test_prod_protects_what_holds_data_and_no_asset_resource(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod = {**CREATE, "workspaceName": "mlstack-prod", "publicNetworkAccess": "Disabled",
+            "protect": True}  # fmt: skip
+    declared = declare(project, monkeypatch, "prod", prod)
+    protected = {r.type.rsplit(":", 1)[1] for r in declared.resources if r.protect}
+    assert protected == {"Workspace", "StorageAccount", "Vault"}
+    assert not any(r.protect for r in declared.resources if r.type.startswith(DYNAMIC))
+
+
+def test_attach_mode_declares_only_assets_and_endpoints(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared = declare(project, monkeypatch, "team", ATTACH)
+    native = sorted({r.type for r in declared.resources if r.type.startswith("azure-native:")})
+    assert native == [f"{ML}CodeVersion", f"{ML}OnlineDeployment", f"{ML}OnlineEndpoint"]
+    assert "azure-native:machinelearningservices:getWorkspace" in declared.calls  # its region
+    endpoint = declared.one(f"{ML}OnlineEndpoint").inputs
+    assert (endpoint["workspaceName"], endpoint["resourceGroupName"], endpoint["location"]) == (
+        "team-workspace", "team-ml", "westeurope",
+    )  # fmt: skip
+    model = declared.named("model-digits-cnn").inputs
+    assert model["workspace"]["datastore"] == "workspaceblobstore"
+    # The scoring code goes to the attached workspace's datastore through the protocol.
+    code = declared.one(f"{DYNAMIC}CodeFolder").inputs
+    assert code["workspace"]["workspace"] == "team-workspace"
+
+
+def test_attach_mode_without_endpoints_declares_no_azure_native_resource(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare"
+    shutil.copytree(project.root, bare, ignore=shutil.ignore_patterns("endpoints"))
+    declared = declare(Project(bare), monkeypatch, "team", ATTACH)
+    assert [r.type for r in declared.resources if r.type.startswith("azure-native:")] == []
+    assert declared.calls == []
+    assert {r.type for r in declared.resources} == {*ASSET_TYPES}
