@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlstack.config.resources import RESOURCE_TYPES
+
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi's "known after apply" sentinel
 QUIET_OPS = frozenset({"same", "read", "refresh"})  # nothing in the estate changes
@@ -25,8 +27,9 @@ OP_ALIASES = dict.fromkeys(
 ) | {"discard": "delete"}
 FLAGGED_OPS = ("replace", "delete")
 OP_ORDER = ("create", "update", "replace", "delete", "import")
-# Our dynamic resources by type name; a promoted model is a model version like any other.
-ASSET_KINDS = {"DataAsset": "data asset", "ModelVersion": "model", "PromotedModel": "model"}
+# Our dynamic resources by type name, filed where their inputs model says (a promoted model
+# is a model version like any other, promoted data a data version).
+ASSET_KINDS = {name: model.section for name, model in RESOURCE_TYPES.items()}
 METRIC_SPLIT = "test"  # the held-out split whose metrics a reviewer compares
 
 
@@ -183,15 +186,15 @@ def _kind(type_: str) -> str:
     tail = type_.rsplit(":", 1)[-1]
     if type_.startswith(DYNAMIC_PREFIX) and tail in ASSET_KINDS:
         return ASSET_KINDS[tail]
-    if tail == "EnvironmentVersion":
+    if tail == "EnvironmentVersion":  # azure-native's, in stacks of earlier releases
         return "environment"
-    if tail == "LocalEndpoint":
-        return "endpoint"
     return "infrastructure"
 
 
 def _digest_changed(step: _Step) -> bool:
-    keys = ("digest", "version_pin")
+    """Whether the step registers a new version: its inputs model's content keys differ."""
+    model = RESOURCE_TYPES.get(step.type.rsplit(":", 1)[-1])
+    keys = getattr(model, "content_keys", ("digest", "version_pin"))
     return step.op == "create" or any(step.old.get(k) != step.new.get(k) for k in keys)
 
 

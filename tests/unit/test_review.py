@@ -252,3 +252,18 @@ def test_a_non_zero_exit_without_error_diagnostics_is_still_a_failure(
 ) -> None:
     monkeypatch.setattr(subprocess, "run", fake_run(json.dumps(preview()), 1, "killed"))
     assert summarise("s", cli_review.run_preview(project_with(tmp_path, "local"), "s")).failed
+
+
+def test_promoted_data_is_a_data_version_not_infrastructure() -> None:
+    """Every mlstack resource is filed where its inputs model says (promoted data drifted
+    into "infrastructure" when the review kept a list of its own)."""
+    promoted = data("sha256:cc", "promoted from local:2") | {"source_version": "2"}
+    before = data("sha256:aa", "promoted from local:1") | {"source_version": "1"}
+    steps = [STACK_SAME, step("update", f"{DYN}:PromotedData", "data-digits-val", before,
+                              promoted, {"version": "1"})]  # fmt: skip
+    review = summarise("prod", {"steps": steps})
+    assert review.infrastructure == ()
+    [asset] = review.assets
+    assert (asset.name, asset.new_version, asset.summary) == (
+        "digits-val", True, "promoted from local:2",
+    )  # fmt: skip
