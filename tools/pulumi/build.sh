@@ -8,7 +8,12 @@ root=$(cd "$here/../.." && pwd)
 version=$(tr -d '[:space:]' < "$here/VERSION")
 bin="$root/.tools/bin"
 cache="${MLSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlstack}/pulumi-$version"
-files=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
+files=(pulumi pulumi-language-python pulumi-language-python-exec)
+# The dynamic-provider host is ours (it runs the SDK's, with one-line errors): always ours,
+# whichever pulumi runs, because .tools/bin comes first on the PATH `mlstack shell-env` sets.
+host="$here/pulumi-resource-pulumi-python"
+mkdir -p "$bin"
+ln -sfn "$host" "$bin/pulumi-resource-pulumi-python"
 
 reports() { [ -x "$1" ] && [ "$("$1" version 2>/dev/null)" = "$version" ]; }
 
@@ -30,9 +35,6 @@ if ! $complete || ! reports "$cache/pulumi"; then
   ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version"
   go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$cache/pulumi" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-  sdk=$(go list -mod=readonly -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
-  # Shipped as a plain file in the (read-only) module zip: install it executable.
-  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$cache/"
   # The language host comes from its own module (see python-host/go.mod for why), and its
   # exec shim must sit beside it, from the same module.
   cd "$here/python-host"
