@@ -14,7 +14,7 @@ import pytest
 from mlstack.project import Project
 from mlstack.workspace.local import LocalWorkspace
 from tests.integration.conftest import Pulumi, add_data
-from tests.integration.test_models import MODEL, _lineage, _set_gate, _train
+from tests.integration.test_models import MODEL, UNREACHABLE, _lineage, _set_gate, _train
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_promote_from_one_stack_to_another(pulumi: Pulumi, project: Project, dig
     pristine = prod_file.read_text()
     try:
         # A version below its gate is refused, and the target's file stays as it was.
-        _set_gate(pulumi, 0.9999)
+        _set_gate(pulumi, UNREACHABLE)
         refused = _mlstack(
             pulumi, project, "promote", MODEL, "--from", pulumi.stack, "--to", prod.stack
         )
