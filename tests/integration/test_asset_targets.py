@@ -214,3 +214,22 @@ def test_sigkill_mid_upload_then_cancel_and_up_converges_with_no_partial_version
     after = target.blobs()
     assert {name: after[name] for name in arrived} == arrived  # nothing sent twice
     cli.run("preview", "--expect-no-changes")
+
+
+def test_a_preview_before_the_workspace_exists_plans_against_an_empty_one(  # noqa: PLR0917
+    tmp_path: Path, project: Project, azurite: ServiceState, azurite_home: Path, digits: Path,
+    azureml_workspace: WorkspaceRef, azureml_env: dict[str, str],
+) -> None:  # fmt: skip
+    """A stack whose workspace is not there yet (created by the first ``up``, or not yet
+    by its owner) previews every asset as new and says why, instead of failing."""
+    absent = f"{azureml_workspace.name}-next"
+    config = _attach_config(azureml_workspace).replace(azureml_workspace.name, absent)
+    cli = new_stack(project.root, tmp_path / "p", azurite_home, config, extra_env=azureml_env)
+    add_data(cli, project, digits)
+    result = cli.run("preview", "--json")
+    preview = json.loads(result.stdout)
+    said = " ".join(str(d.get("message", "")) for d in preview.get("diagnostics", []))
+    assert f"workspace {absent!r}" in said and "does not exist yet" in said
+    creates = sorted(s["urn"].rsplit("::", 1)[1] for s in preview["steps"] if s["op"] == "create")
+    assert [c for c in creates if c.startswith("data-")] == [f"data-{n}" for n in DATA]
+    cli.run("stack", "rm", "--yes", "--force", cli.stack, check=False)
