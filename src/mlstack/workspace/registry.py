@@ -87,7 +87,6 @@ class Registry:
                         "WHERE kind = ? AND name = ? AND version = ?",
                         (*meta, self.kind, name, row[0]),
                     )
-                    self._label_latest(db, name, row[0])
                     return self._get(db, name, row[0]), False
                 (next_version,) = db.execute(
                     "SELECT next_version FROM containers WHERE kind = ? AND name = ?",
@@ -124,8 +123,9 @@ class Registry:
             return self._get(db, name, version), True
 
     def _label_latest(self, db: sqlite3.Connection, name: str, version: str) -> None:
-        """``latest`` is the version registered last, even when that was old content again,
-        so ``NAME@latest`` is what the stack declares now."""
+        """``latest`` is the version created last, as Azure ML's (azure-ai-ml: "the most
+        recently created, not the most recently updated"): registering old content again
+        is a no-op and leaves it where it is."""
         db.execute(
             "UPDATE containers SET latest = ? WHERE kind = ? AND name = ?",
             (version, self.kind, name),
