@@ -315,7 +315,7 @@ class AzureRegistry:
         if existing is not None:
             if (existing.uri, existing.digest) != (uri, digest):
                 raise self._immutable(name, version)
-            return existing, False
+            return self._refresh(existing, content), False
         try:
             return self._put(self._entity(name, version, **content)), True
         except _ConflictError as error:  # created meanwhile with other content

@@ -67,7 +67,8 @@ class Registry:
         Call only after the content is stored and verified. Without ``version``, content
         that already has a version gets it back (restored if archived, metadata updated);
         otherwise the next integer is taken. An explicit existing version must keep its
-        content, else the service's "immutable" error is raised.
+        content, else the service's "immutable" error is raised; with the same content it
+        is restored and takes the new metadata too.
         """
         meta = (description, json.dumps(dict(tags or {}), sort_keys=True), stage)
         with self.catalog.transaction(write=True, create=True) as db:
@@ -82,12 +83,7 @@ class Registry:
                     (self.kind, name, digest),
                 ).fetchone()
                 if row is not None:
-                    db.execute(
-                        "UPDATE versions SET archived = 0, description = ?, tags = ?, stage = ? "
-                        "WHERE kind = ? AND name = ? AND version = ?",
-                        (*meta, self.kind, name, row[0]),
-                    )
-                    return self._get(db, name, row[0]), False
+                    return self._renew(db, name, row[0], meta), False
                 (next_version,) = db.execute(
                     "SELECT next_version FROM containers WHERE kind = ? AND name = ?",
                     (self.kind, name),
@@ -103,7 +99,7 @@ class Registry:
                         f"{self.kind} {name}:{version}: {IMMUTABLE[self.kind]} "
                         "Register the new content as a new version instead."
                     )
-                return self._get(db, name, version), False
+                return self._renew(db, name, version, meta), False
             db.execute(
                 f"INSERT INTO versions ({_COLUMNS}, manifest) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
@@ -121,6 +117,17 @@ class Registry:
                 )
             self._label_latest(db, name, version)
             return self._get(db, name, version), True
+
+    def _renew(
+        self, db: sqlite3.Connection, name: str, version: str, meta: tuple[str, str, str]
+    ) -> AssetVersion:
+        """Identical content registered again: restore the version, take the new metadata."""
+        db.execute(
+            "UPDATE versions SET archived = 0, description = ?, tags = ?, stage = ? "
+            "WHERE kind = ? AND name = ? AND version = ?",
+            (*meta, self.kind, name, version),
+        )
+        return self._get(db, name, version)
 
     def _label_latest(self, db: sqlite3.Connection, name: str, version: str) -> None:
         """``latest`` is the version created last, as Azure ML's (azure-ai-ml: "the most
