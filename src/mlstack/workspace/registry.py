@@ -2,9 +2,9 @@
 
 One implementation of Azure ML's version semantics serves every kind: ``(name, version)``
 is write-once, the next version is the name's next integer, identical content (same
-digest) is never a new version, description/tags/stage change in place, and versions are
-archived, never deleted. Only the wording of the "immutable" error differs per kind, as
-it does in the service.
+digest) is never a new version, description/tags (and a model's stage) change in place,
+and versions are archived, never deleted. Only the wording of the "immutable" error differs
+per kind, as it does in the service.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Registry:
         content, else the service's "immutable" error is raised; with the same content it
         is restored and takes the new metadata too.
         """
-        meta = (description, json.dumps(dict(tags or {}), sort_keys=True), stage)
+        meta = (description, json.dumps(dict(tags or {}), sort_keys=True), self._stage(stage))
         with self.catalog.transaction(write=True, create=True) as db:
             db.execute(
                 "INSERT OR IGNORE INTO containers (kind, name, next_version) VALUES (?, ?, 1)",
@@ -117,6 +117,10 @@ class Registry:
                 )
             self._label_latest(db, name, version)
             return self._get(db, name, version), True
+
+    def _stage(self, stage: str) -> str:
+        """Only model versions have a stage in Azure ML; data and environments drop it."""
+        return stage if self.kind == "model" else ""
 
     def _renew(
         self, db: sqlite3.Connection, name: str, version: str, meta: tuple[str, str, str]
@@ -211,7 +215,7 @@ class Registry:
                 (
                     description,
                     json.dumps(dict(tags), sort_keys=True),
-                    stage,
+                    self._stage(stage),
                     self.kind,
                     name,
                     version,
