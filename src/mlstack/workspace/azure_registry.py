@@ -192,7 +192,11 @@ class AzureRegistry:
         """All versions, archived included, by name then version."""
         if name is None:
             with service_errors(f"listing {self.kind} assets"):
-                names = sorted({c.name for c in self.ops.list(list_view_type=ListViewType.ALL)})
+                try:
+                    listed = list(self.ops.list(list_view_type=ListViewType.ALL))
+                except ResourceNotFoundError:  # no workspace yet: nothing registered, as below
+                    return []
+            names = sorted({c.name for c in listed})
             return [v for each in names for v in self.list(each)]
         with service_errors(f"listing versions of {self.kind} {name}"):
             try:
