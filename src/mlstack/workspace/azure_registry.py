@@ -192,7 +192,11 @@ class AzureRegistry:
         """All versions, archived included, by name then version."""
         if name is None:
             with service_errors(f"listing {self.kind} assets"):
-                names = sorted({c.name for c in self.ops.list(list_view_type=ListViewType.ALL)})
+                try:
+                    listed = list(self.ops.list(list_view_type=ListViewType.ALL))
+                except ResourceNotFoundError:  # no workspace yet: nothing registered, as below
+                    return []
+            names = sorted({c.name for c in listed})
             return [v for each in names for v in self.list(each)]
         with service_errors(f"listing versions of {self.kind} {name}"):
             try:
@@ -315,7 +319,7 @@ class AzureRegistry:
         if existing is not None:
             if (existing.uri, existing.digest) != (uri, digest):
                 raise self._immutable(name, version)
-            return existing, False
+            return self._refresh(existing, content), False
         try:
             return self._put(self._entity(name, version, **content)), True
         except _ConflictError as error:  # created meanwhile with other content

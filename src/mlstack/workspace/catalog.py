@@ -58,8 +58,15 @@ _FROM_2 = (
 )
 # Schema 3 had no ``latest`` label per container.
 _FROM_3 = ("ALTER TABLE containers ADD COLUMN latest TEXT",)
+# Schema 4 moved ``latest`` to old content registered again; Azure ML's is the version
+# created last, which is the newest row (versions are only ever inserted, never re-keyed).
+_FROM_4 = (
+    """UPDATE containers SET latest = (SELECT v.version FROM versions v
+        WHERE v.kind = containers.kind AND v.name = containers.name
+        ORDER BY v.rowid DESC LIMIT 1)""",
+)
 # Bump when _SCHEMA changes; older catalogs are brought up to date on first open.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Catalog:
@@ -82,7 +89,8 @@ class Catalog:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found < SCHEMA_VERSION:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA:  # not executescript: it would commit early
                     conn.execute(statement)
@@ -93,6 +101,9 @@ class Catalog:
                 columns = {r[1] for r in conn.execute("PRAGMA table_info(containers)")}
                 if "latest" not in columns:
                     for statement in _FROM_3:
+                        conn.execute(statement)
+                if found < 5:  # the schema that relabels latest
+                    for statement in _FROM_4:
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")

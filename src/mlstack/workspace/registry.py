@@ -2,9 +2,9 @@
 
 One implementation of Azure ML's version semantics serves every kind: ``(name, version)``
 is write-once, the next version is the name's next integer, identical content (same
-digest) is never a new version, description/tags/stage change in place, and versions are
-archived, never deleted. Only the wording of the "immutable" error differs per kind, as
-it does in the service.
+digest) is never a new version, description/tags (and a model's stage) change in place,
+and versions are archived, never deleted. Only the wording of the "immutable" error differs
+per kind, as it does in the service.
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ class Registry:
         Call only after the content is stored and verified. Without ``version``, content
         that already has a version gets it back (restored if archived, metadata updated);
         otherwise the next integer is taken. An explicit existing version must keep its
-        content, else the service's "immutable" error is raised.
+        content, else the service's "immutable" error is raised; with the same content it
+        is restored and takes the new metadata too.
         """
-        meta = (description, json.dumps(dict(tags or {}), sort_keys=True), stage)
+        meta = (description, json.dumps(dict(tags or {}), sort_keys=True), self._stage(stage))
         with self.catalog.transaction(write=True, create=True) as db:
             db.execute(
                 "INSERT OR IGNORE INTO containers (kind, name, next_version) VALUES (?, ?, 1)",
@@ -82,13 +83,7 @@ class Registry:
                     (self.kind, name, digest),
                 ).fetchone()
                 if row is not None:
-                    db.execute(
-                        "UPDATE versions SET archived = 0, description = ?, tags = ?, stage = ? "
-                        "WHERE kind = ? AND name = ? AND version = ?",
-                        (*meta, self.kind, name, row[0]),
-                    )
-                    self._label_latest(db, name, row[0])
-                    return self._get(db, name, row[0]), False
+                    return self._renew(db, name, row[0], meta), False
                 (next_version,) = db.execute(
                     "SELECT next_version FROM containers WHERE kind = ? AND name = ?",
                     (self.kind, name),
@@ -104,7 +99,7 @@ class Registry:
                         f"{self.kind} {name}:{version}: {IMMUTABLE[self.kind]} "
                         "Register the new content as a new version instead."
                     )
-                return self._get(db, name, version), False
+                return self._renew(db, name, version, meta), False
             db.execute(
                 f"INSERT INTO versions ({_COLUMNS}, manifest) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
@@ -123,9 +118,25 @@ class Registry:
             self._label_latest(db, name, version)
             return self._get(db, name, version), True
 
+    def _stage(self, stage: str) -> str:
+        """Only model versions have a stage in Azure ML; data and environments drop it."""
+        return stage if self.kind == "model" else ""
+
+    def _renew(
+        self, db: sqlite3.Connection, name: str, version: str, meta: tuple[str, str, str]
+    ) -> AssetVersion:
+        """Identical content registered again: restore the version, take the new metadata."""
+        db.execute(
+            "UPDATE versions SET archived = 0, description = ?, tags = ?, stage = ? "
+            "WHERE kind = ? AND name = ? AND version = ?",
+            (*meta, self.kind, name, version),
+        )
+        return self._get(db, name, version)
+
     def _label_latest(self, db: sqlite3.Connection, name: str, version: str) -> None:
-        """``latest`` is the version registered last, even when that was old content again,
-        so ``NAME@latest`` is what the stack declares now."""
+        """``latest`` is the version created last, as Azure ML's (azure-ai-ml: "the most
+        recently created, not the most recently updated"): registering old content again
+        is a no-op and leaves it where it is."""
         db.execute(
             "UPDATE containers SET latest = ? WHERE kind = ? AND name = ?",
             (version, self.kind, name),
@@ -204,7 +215,7 @@ class Registry:
                 (
                     description,
                     json.dumps(dict(tags), sort_keys=True),
-                    stage,
+                    self._stage(stage),
                     self.kind,
                     name,
                     version,

@@ -488,8 +488,8 @@ def test_a_sas_datastore_is_written_with_the_token_from_list_secrets(
 
     ws.register_folder("data", "images", tmp_path, m, type_="uri_folder")
 
-    assert ws.datastore.auth == "sas"
-    assert sas not in repr(ws.datastore)
+    assert ws.store.auth == "sas"
+    assert sas not in repr(ws.store)
     assert marker_name(upload_prefix(m.digest, "images")) in blobs(endpoint, container)
 
 

@@ -46,7 +46,7 @@ def test_versions_are_next_integers_and_identical_content_is_a_no_op(ws: LocalWo
     assert ws.get_data("digits").version == "2"  # latest
     assert register(ws, a) == ("1", False)  # back to old content: its version, not a third
     assert [v.version for v in ws.list_data("digits")] == ["1", "2"]
-    assert ws.get_data("digits").version == "1"  # latest is what was registered last
+    assert ws.get_data("digits").version == "2"  # a no-op: latest is still the newest created
     assert ws.get_data("digits", "1").digest == a.digest  # the old version stays readable
     assert ws.data_manifest("digits", "1") == a
 

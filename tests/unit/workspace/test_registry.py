@@ -77,7 +77,7 @@ def test_a_schema_2_catalog_keeps_its_data_versions(catalog: Catalog) -> None:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
-def test_latest_is_the_version_registered_last_even_when_it_is_old_content(
+def test_latest_is_the_version_created_last_not_old_content_registered_again(
     catalog: Catalog,
 ) -> None:
     data = Registry(catalog, "data")
@@ -85,6 +85,22 @@ def test_latest_is_the_version_registered_last_even_when_it_is_old_content(
     data.register("d", type_="t", uri="u2", digest="sha256:b")
     assert data.get("d").version == "2"
     data.register("d", type_="t", uri="u1", digest="sha256:a")  # back to version 1's content
+    assert data.get("d").version == "2"  # as Azure ML's: the most recently created
+    data.set_archived("d", "2", True)  # an archived latest falls back to the newest left
     assert data.get("d").version == "1"
-    data.set_archived("d", "1", True)  # an archived latest falls back to the newest left
+    data.register("d", type_="t", uri="u0", digest="sha256:c", version="0")
+    assert data.get("d").version == "0"  # created last, though not the highest number
+
+
+def test_a_schema_4_catalog_gets_latest_back_on_the_version_created_last(
+    catalog: Catalog,
+) -> None:
+    data = Registry(catalog, "data")
+    data.register("d", type_="t", uri="u1", digest="sha256:a")
+    data.register("d", type_="t", uri="u2", digest="sha256:b")
+    with sqlite3.connect(catalog.path) as db:  # as schema 4 left it after going back to "1"
+        db.execute("UPDATE containers SET latest = '1'")
+        db.execute("PRAGMA user_version = 4")
     assert data.get("d").version == "2"
+    with sqlite3.connect(catalog.path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
