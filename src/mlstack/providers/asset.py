@@ -36,6 +36,11 @@ from mlstack.workspace.asset import AssetVersion
 OUTPUT_KEYS = ("version", "uri", "registered", "archived", "transfer")
 
 
+def _version_order(version: str) -> tuple[int, str]:
+    """Numbers in numeric order, then pinned names such as ``v2``."""
+    return (int(version), "") if version.isdigit() else (1 << 62, version)
+
+
 def resource_id(locator: LocalLocator | AzureLocator, kind: str, name: str) -> str:
     """Unique per workspace: the stack locally, the workspace's ARM id on Azure."""
     where = locator.stack if isinstance(locator, LocalLocator) else locator.workspace_id
@@ -81,7 +86,7 @@ class AssetProvider(ResourceProvider):
     ) -> dict[str, Any]:
         """The inputs plus what the workspace reports, and what the last transfer moved."""
         return {**inputs.to_props(), "version": found.version, "uri": found.uri,
-                "archived": found.archived, "registered": sorted(set(registered), key=int),
+                "archived": found.archived, "registered": sorted(set(registered), key=_version_order),
                 "transfer": asdict(transfer) if transfer else None}  # fmt: skip
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
