@@ -85,8 +85,9 @@ class AssetProvider(ResourceProvider):
         transfer: TransferReport | None = None,
     ) -> dict[str, Any]:
         """The inputs plus what the workspace reports, and what the last transfer moved."""
+        versions = sorted(set(registered), key=_version_order)
         return {**inputs.to_props(), "version": found.version, "uri": found.uri,
-                "archived": found.archived, "registered": sorted(set(registered), key=_version_order),
+                "archived": found.archived, "registered": versions,
                 "transfer": asdict(transfer) if transfer else None}  # fmt: skip
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
