@@ -186,7 +186,7 @@ class AzurePlatform(pulumi.ComponentResource):
         }
         self.datastore = machinelearningservices.Datastore(
             f"{name}-datastore",
-            name=settings.datastore_name,
+            name=settings.datastore,
             workspace_name=self.workspace.name,
             resource_group_name=group,
             properties=datastore,

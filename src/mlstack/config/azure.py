@@ -33,7 +33,14 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from mlstack.config.locator import AzureLocator
@@ -163,16 +170,17 @@ class AzureSettings(BaseModel):
             blob_endpoint=self.blob_endpoint,
         )  # fmt: skip
 
-    @model_validator(mode="after")
-    def _create_needs(self) -> AzureSettings:
-        if self.mode == "create":
-            missing = [to_camel(k) for k in _CREATE_ONLY if not getattr(self, k)]
-            if missing:
-                raise ValueError(
-                    f"missing: add {', '.join(missing)} under `mlstack:azure` to create the "
-                    "estate, or set `mode: attach` to use an existing workspace"
-                )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _create_keys(cls, data: Any) -> Any:
+        """In create mode an absent create-only key is validated as empty, so it is reported
+        ("missing: add …") on its own key together with every other problem (a default
+        skips its field's validator, and a model-level check runs only once all fields
+        are valid)."""
+        if not isinstance(data, Mapping) or data.get("mode", "create") != "create":
+            return data
+        absent = [to_camel(k) for k in _CREATE_ONLY if k not in data and to_camel(k) not in data]
+        return {**data, **dict.fromkeys(absent, "")}
 
     @field_validator("blob_endpoint")
     @classmethod
@@ -195,10 +203,20 @@ class AzureSettings(BaseModel):
 
     @field_validator(*_RULES)
     @classmethod
-    def _named(cls, value: str, info: Any) -> str:
+    def _named(cls, value: str, info: ValidationInfo) -> str:
+        field = info.field_name or ""
+        if not value and field in _CREATE_ONLY:
+            # Unset is fine in attach mode (or when the mode itself is invalid: reported).
+            if info.data.get("mode") != "create":
+                return value
+            key = to_camel(field)
+            raise ValueError(
+                f"missing: add `{key}:` under `mlstack:azure` to create the estate, "
+                "or set `mode: attach` to use an existing workspace"
+            )
         if problem := placeholder_problem(value):
             raise ValueError(problem)
-        pattern, rule = _RULES[info.field_name]
+        pattern, rule = _RULES[field]
         if not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid name: use {rule}")
         return value
@@ -219,7 +237,10 @@ class AzureSettings(BaseModel):
                         f"{NAMESPACE}:{KEY}",
                         "missing: the azure target needs `mlstack:azure` with "
                         + ", ".join(to_camel(name) for name in _REQUIRED)
-                        + " (see stacks/Pulumi.dev.yaml)",
+                        + ", and to create the estate "
+                        + ", ".join(to_camel(name) for name in _CREATE_ONLY)
+                        + " (or `mode: attach` to use an existing workspace; see "
+                        "stacks/Pulumi.dev.yaml)",
                     )
                 ]
             )

@@ -11,6 +11,7 @@ how content is registered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, ClassVar
 
@@ -47,6 +48,27 @@ def resource_id(locator: LocalLocator | AzureLocator, kind: str, name: str) -> s
     return f"{where}/{kind}/{name}"
 
 
+def property_path(loc: tuple[int | str, ...], news: Mapping[str, Any]) -> str:
+    """The input property a validation error is about, as Pulumi names it.
+
+    Pydantic's ``loc`` also names the member of a tagged union it tried (``workspace.local.
+    stack``); that is no property of the inputs, so parts ``news`` does not hold are left
+    out, but for the last (a missing property is named).
+    """
+    path: list[str] = []
+    value: Any = news
+    for i, part in enumerate(loc):
+        held = (isinstance(value, Mapping) and part in value) or (
+            isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        )
+        if held:
+            value = value[part]
+        elif i < len(loc) - 1:
+            continue
+        path.append(str(part))
+    return ".".join(path) or "inputs"
+
+
 def check_failures(
     model: type[Any], news: dict[str, Any]
 ) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -55,7 +77,7 @@ def check_failures(
         return model.parse(news).to_props(), []
     except ValidationError as error:
         failures = [
-            CheckFailure(".".join(str(p) for p in item["loc"]) or "inputs",
+            CheckFailure(property_path(item["loc"], news),
                          item["msg"].removeprefix("Value error, "))
             for item in error.errors()
         ]  # fmt: skip

@@ -1,10 +1,12 @@
 """Contract tests of the inspection commands on an ``azure`` stack, with canned ARM replies.
 
-The real CLI and the real backend run: the stack file is read and validated,
-``open_workspace`` connects :class:`AzureMLWorkspace` with the credential it builds, and
-azure-ai-ml sends its requests into the recording adapter of
+The real CLI and the real backend run: the stack file is read and validated, asset
+commands open the workspace with ``open_workspace`` (→ :meth:`AzureMLWorkspace.at` with
+the credential it builds), the Azure-only rows build their own ``MLClient``, and
+azure-ai-ml sends every request into the recording adapter of
 tests/unit/workspace/test_azure_contract.py. Only the credential (no ``az login`` here)
-and the transport (canned, plus Azurite in place of the storage account) are swapped in.
+and the transport are swapped in; the stack file's ``blobEndpoint`` points the datastore
+at Azurite in place of the storage account.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from typing import Any
 
 import azure.identity
 import pytest
-import requests
 import yaml
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import CredentialUnavailableError
 from typer.testing import CliRunner
 
@@ -41,6 +41,7 @@ from tests.unit.workspace.test_azure_contract import (
     datastore,
     folder,
     keys,
+    route_clients,
 )
 
 STACK = "azdev"
@@ -55,31 +56,27 @@ def _stack_file(settings: AzureSettings) -> str:
 
 
 @pytest.fixture
+def settings(endpoint: BlobEndpoint) -> AzureSettings:
+    """The contract tests' workspace, its datastore account served by Azurite."""
+    return AzureSettings.model_validate({**SETTINGS.model_dump(), "blob_endpoint": endpoint.url})
+
+
+@pytest.fixture
 def arm(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: BlobEndpoint
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: AzureSettings
 ) -> Iterator[CannedArm]:
     """A project whose stack ``azdev`` targets Azure; its workspace answers from ``arm``."""
     (tmp_path / "Pulumi.yaml").write_text("name: unit\nruntime: python\n")
     (tmp_path / "stacks").mkdir()
-    (tmp_path / "stacks" / f"Pulumi.{STACK}.yaml").write_text(_stack_file(SETTINGS))
+    (tmp_path / "stacks" / f"Pulumi.{STACK}.yaml").write_text(_stack_file(settings))
     monkeypatch.setenv(HOME_ENV, str(tmp_path / ".mlstack"))
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.chdir(tmp_path)
     canned = CannedArm()
-    real = AzureMLWorkspace.connect
-    seen: list[Any] = []
-
-    def connect(settings: AzureSettings, credential: Any) -> AzureMLWorkspace:
-        seen.append(settings)
-        session = requests.Session()
-        session.mount("https://", canned)
-        transport = RequestsTransport(session=session)
-        return real(settings, credential, transport=transport, blob_url=endpoint.url)
-
-    monkeypatch.setattr(AzureMLWorkspace, "connect", staticmethod(connect))
-    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Credential)
+    opened = route_clients(monkeypatch, canned)
     yield canned
-    assert seen in ([], [SETTINGS] * len(seen))  # the stack file's settings, as validated
+    # the workspace the stack file names, as validated
+    assert opened in ([], [settings.locator] * len(opened))
 
 
 def run(*args: str) -> Any:
@@ -280,7 +277,7 @@ def test_compute_list_shows_clusters_and_instances(arm: CannedArm) -> None:
 
 
 def test_data_download_reads_the_manifest_from_the_datastore(
-    arm: CannedArm, endpoint: BlobEndpoint, tmp_path: Path
+    arm: CannedArm, endpoint: BlobEndpoint, settings: AzureSettings, tmp_path: Path
 ) -> None:
     """Content commands reach the datastore (Azurite here) through the same workspace."""
     files = {"a.txt": b"alpha\n", "sub/b.txt": b"bravo\n"}
@@ -295,7 +292,7 @@ def test_data_download_reads_the_manifest_from_the_datastore(
     )  # fmt: skip
     arm.table[("GET", "/data/shots/versions", "All")] = (200, {"value": []})
     arm.table[("PUT", "/data/shots/versions/1", None)] = created
-    ws = AzureMLWorkspace.connect(SETTINGS, Credential())
+    ws = AzureMLWorkspace.at(settings.locator, Credential())
     ws.register_folder("data", "shots", tmp_path / "src", m, type_="uri_folder")
     put = arm.take()[-1]
     arm.table[("GET", "/data/shots/versions/1", None)] = created(put)
@@ -319,8 +316,15 @@ def test_data_download_reads_the_manifest_from_the_datastore(
         service.delete_container("azureml-mlstack")
 
 
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        ("data", "Azure ML workspace 'mlstack-test' (resource group 'mlstack-test')"),
+        ("datastore", f"stack {STACK!r}"),  # an Azure-only row, through its own client
+    ],
+)
 def test_a_failed_sign_in_is_one_line_naming_az_login(
-    arm: CannedArm, monkeypatch: pytest.MonkeyPatch
+    arm: CannedArm, monkeypatch: pytest.MonkeyPatch, command: str, where: str
 ) -> None:
     class SignedOut:
         def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
@@ -330,11 +334,11 @@ def test_a_failed_sign_in_is_one_line_naming_az_login(
 
     monkeypatch.setattr(azure.identity, "DefaultAzureCredential", SignedOut)
 
-    result = run("data", "list")
+    result = run(command, "list")
 
     assert result.exit_code != 0 and isinstance(result.exception, MlstackError)
     assert str(result.exception) == (
-        f"cannot sign in to Azure for stack {STACK!r}: run `az login` (or set AZURE_CLIENT_ID, "
+        f"cannot sign in to Azure for {where}: run `az login` (or set AZURE_CLIENT_ID, "
         "AZURE_TENANT_ID and AZURE_CLIENT_SECRET) and try again"
     )
     assert arm.calls == []  # refused before the request left

@@ -1,13 +1,18 @@
 """AzurePlatform under ``pulumi.runtime.set_mocks``: what ``dev`` and ``prod`` declare.
 
-A recording monitor keeps every RegisterResource request, so the tests see what the
-engine would see: type, name, inputs (deserialised and raw, where secrets are marked),
-``protect`` and the URNs each resource depends on. Mock ids are recognisable
-(``/mock/<Type>/<name>``), so wiring by id is asserted by value.
+The whole azure program runs (:func:`mlstack.program.build`) on a copy of the project
+(the shipped asset files, small data folders and a fixed model artefact), planning
+against an empty workspace — as the first preview of a stack whose workspace does not
+exist yet. A recording monitor keeps every RegisterResource request, so the tests see
+what the engine would see: type, name, inputs (deserialised and raw, where secrets are
+marked), ``protect`` and the URNs each resource depends on. Mock ids are recognisable
+(``/mock/<Type>/<name>``), so wiring by id is asserted by value, and mlstack's own asset
+resources answer with recognisable versions (``VERSIONS``), as their providers would.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +23,19 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
-from mlstack.components.azure_platform import AzurePlatform, build_azure
+from mlstack.components.azure_platform import BLOB_DATA_CONTRIBUTOR
 from mlstack.config.azure import AzureSettings
-from mlstack.config.compute import load_compute_specs
-from mlstack.config.endpoints import load_endpoint_specs
-from mlstack.config.environments import load_environment_specs
+from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.config.stack import StackConfig
+from mlstack.program import build
+from mlstack.project import HOME_ENV, Project
+from mlstack.workspace import EmptyWorkspace, Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parents[3]
+ARTEFACT = ROOT / "tests" / "fixtures" / "state-v0" / "artefact"
+DYNAMIC = "pulumi-python:dynamic/mlstack:"
+VERSIONS = {"DataAsset": "3", "ModelVersion": "7", "EnvironmentVersion": "4"}
+"""What each kind of mlstack asset resource answers as its registered version."""
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 STORAGE_KEY = "mock-storage-key=="
@@ -68,6 +78,9 @@ class Recorder(Mocks):
         state.setdefault("name", args.inputs.get(key, args.name))
         if kind == "StorageAccount":
             state["primaryEndpoints"] = {"blob": f"https://{state['name']}.blob.core.windows.net/"}
+        if args.typ.startswith(DYNAMIC):  # as the provider's create answers
+            state["version"] = args.inputs.get("version_pin") or VERSIONS[kind]
+            state["reference"] = f"azureml:{args.inputs['name']}:{state['version']}"
         return rid, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -154,40 +167,69 @@ def _reset_runtime() -> Iterator[None]:
     pulumi.runtime.settings.reset_options()
 
 
-def declare(stack: str, azure: dict[str, Any], *, pinned_env: bool = True) -> Declared:
+def project_copy(dest: Path) -> Project:
+    """The project with its shipped asset files, the data they name (a few small files)
+    and a complete model artefact above its gate, as after training."""
+    shutil.copy(ROOT / "Pulumi.yaml", dest / "Pulumi.yaml")
+    shutil.copytree(ROOT / "assets", dest / "assets")
+    shutil.copytree(ROOT / "training", dest / "training")  # the endpoints' scoring code
+    for split in ("train", "val", "test"):
+        folder = dest / "data" / "digits" / split / "0"
+        folder.mkdir(parents=True)
+        (folder / "0.png").write_bytes(f"{split} digit".encode())
+    shutil.copytree(ARTEFACT, dest / "outputs" / "digits-cnn")
+    return Project(dest)
+
+
+def declare(
+    project: Project, stack: str, azure: dict[str, Any], *, extra_env: str = ""
+) -> Declared:
+    """Run the program for an azure stack with ``azure`` settings, recording what it
+    declares; ``extra_env`` is the YAML of one more environment spec."""
     mocks = Recorder()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack=stack, preview=False,
                              monitor=monitor)  # fmt: skip
     settings = AzureSettings.from_config(stack, {"azure": azure})
     config = StackConfig(stack=stack, target="azure", tags={"env": stack}, azure=settings)
-    envs = load_environment_specs(ROOT)
-    if pinned_env:
-        envs = tuple(e.model_copy(update={"version": "1"}) for e in envs)
+    opened: list[LocalLocator | AzureLocator] = []
+
+    def empty(locator: LocalLocator | AzureLocator, project: Project) -> Workspace:
+        """The stack's workspace before it is created (opening it sends no request)."""
+        opened.append(locator)
+        return EmptyWorkspace(open_workspace(locator, project), locator.describe())
+
+    extra = project.root / "assets" / "environments" / "extra-env.yaml"
+    if extra_env:
+        extra.write_text(extra_env)
 
     @pulumi.runtime.test  # type: ignore[misc]
-    def run() -> pulumi.Output[Any]:
-        platform: AzurePlatform = build_azure(
-            settings,
-            config,
-            compute=load_compute_specs(ROOT),
-            endpoints=load_endpoint_specs(ROOT),
-            environments=envs,
-        )
-        return platform.workspace.id
+    def run() -> None:
+        build(config, project, opener=empty)
 
-    run()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(HOME_ENV, str(project.root / ".home"))
+            run()
+    finally:
+        extra.unlink(missing_ok=True)
+    assert opened == [settings.locator]
     return Declared(monitor.registered, mocks.calls)
 
 
 @pytest.fixture(scope="module")
-def dev() -> Declared:
-    return declare("dev", GOOD)
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return project_copy(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")
-def prod() -> Declared:
-    return declare("prod", PROD)
+def dev(project: Project) -> Declared:
+    return declare(project, "dev", GOOD)
+
+
+@pytest.fixture(scope="module")
+def prod(project: Project) -> Declared:
+    return declare(project, "prod", PROD)
 
 
 EXPECTED = [
@@ -202,11 +244,14 @@ EXPECTED = [
     f"{ML}Workspace",
     f"{ML}Datastore",
     f"{ML}Compute",
-    f"{ML}EnvironmentVersion",
     f"{ML}CodeVersion",
     f"{ML}OnlineEndpoint",
     f"{ML}OnlineDeployment",
-    "pulumi-python:dynamic:Resource",
+    "azure-native:authorization:RoleAssignment",
+    "pulumi-python:dynamic:Resource",  # the endpoint's traffic step
+    f"{DYNAMIC}DataAsset",
+    f"{DYNAMIC}EnvironmentVersion",
+    f"{DYNAMIC}ModelVersion",
 ]
 
 
@@ -271,16 +316,33 @@ def test_datastore_is_identity_based_by_default(dev: Declared) -> None:
     assert "azure-native:storage:listStorageAccountKeys" not in dev.calls
 
 
-def test_account_key_is_a_secret_when_configured() -> None:
-    declared = declare("dev", {**GOOD, "datastoreAuth": "accountKey"})
+def test_the_deployer_may_write_blobs_to_an_identity_based_datastore(dev: Declared) -> None:
+    """mlstack's providers upload asset content as whoever runs `pulumi up`."""
+    access = dev.one("azure-native:authorization:RoleAssignment")
+    assert access.inputs["principalId"] == "o"  # the signed-in client's object id
+    assert access.inputs["roleDefinitionId"] == (
+        f"/subscriptions/{GOOD['subscriptionId']}/providers/Microsoft.Authorization"
+        f"/roleDefinitions/{BLOB_DATA_CONTRIBUTOR}"
+    )
+    assert access.inputs["scope"] == "/mock/StorageAccount/platform-storage"
+
+
+def _without_provider(raw: dict[str, Any]) -> dict[str, Any]:
+    """Inputs but the pickled provider of a dynamic resource (always a secret)."""
+    return {k: v for k, v in raw.items() if k != "__provider"}
+
+
+def test_account_key_is_a_secret_when_configured(project: Project) -> None:
+    declared = declare(project, "dev", {**GOOD, "datastoreAuth": "accountKey"})
     ds = declared.one(f"{ML}Datastore")
     raw_key = ds.raw["properties"]["credentials"]["secrets"]["key"]
     assert raw_key == {SIG_KEY: SECRET_SIG, "value": STORAGE_KEY}
     assert ds.inputs["properties"]["credentials"]["credentialsType"] == "AccountKey"
-    secret_fields = [r.name for r in declared.resources if SECRET_SIG in str(r.raw)]
-    # Only the datastore (and the dynamic traffic step's pickled provider) carry secrets.
-    assert set(secret_fields) <= {"platform-datastore", "platform-traffic-digits"}
-    assert "platform-datastore" in secret_fields
+    secret_fields = [
+        r.name for r in declared.resources if SECRET_SIG in str(_without_provider(r.raw))
+    ]
+    assert secret_fields == ["platform-datastore"]  # only the datastore carries a secret
+    assert declared.of("azure-native:authorization:RoleAssignment") == []  # the key writes
 
 
 def test_compute_cluster_scales_to_zero(dev: Declared) -> None:
@@ -296,16 +358,33 @@ def test_compute_cluster_scales_to_zero(dev: Declared) -> None:
     }  # fmt: skip
 
 
-def test_pinned_environment_becomes_an_environment_version(dev: Declared) -> None:
-    env = dev.one(f"{ML}EnvironmentVersion").inputs
-    assert (env["name"], env["version"]) == ("digits-env", "1")
-    assert env["properties"]["image"].startswith("mcr.microsoft.com/azureml/")
-    assert "torch" in env["properties"]["condaFile"]
+def test_an_environment_is_mlstacks_environment_version_in_the_workspace(dev: Declared) -> None:
+    """Unpinned (as shipped): its provider registers the next version by content."""
+    assert dev.of(f"{ML}EnvironmentVersion") == []
+    env = dev.named("env-digits-env").inputs
+    assert (env["name"], env["version_pin"]) == ("digits-env", "")
+    assert env["image"].startswith("mcr.microsoft.com/azureml/")
+    assert "torch" in str(env["conda"])
+    assert env["workspace"] == {
+        "target": "azure", "subscription_id": GOOD["subscriptionId"],
+        "resource_group": "mlstack-dev", "workspace": "mlstack-dev", "datastore": "mlstack",
+        "blob_endpoint": "",
+    }  # fmt: skip
 
 
-def test_unpinned_environments_are_left_to_the_provider() -> None:
-    declared = declare("dev", GOOD, pinned_env=False)
+PINNED_ENV = """\
+name: pinned-env
+image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest
+conda_file: digits-env.conda.yaml
+version: 2
+"""
+
+
+def test_a_pinned_environment_is_registered_at_its_version(project: Project) -> None:
+    declared = declare(project, "dev", GOOD, extra_env=PINNED_ENV)
     assert declared.of(f"{ML}EnvironmentVersion") == []
+    env = declared.named("env-pinned-env").inputs
+    assert (env["name"], env["version_pin"]) == ("pinned-env", "2")
 
 
 def test_endpoint_then_deployment_then_traffic(dev: Declared) -> None:
@@ -321,9 +400,11 @@ def test_endpoint_then_deployment_then_traffic(dev: Declared) -> None:
     assert props["instanceType"] == "Standard_DS3_v2"
     assert deployment.inputs["sku"]["capacity"] == 1
     ws_id = "/mock/MLWorkspace/platform-workspace"
-    assert props["model"] == f"{ws_id}/models/digits-cnn/versions/1"
-    assert props["environmentId"] == f"{ws_id}/environments/digits-env/versions/1"
-    assert dev.one(f"{ML}EnvironmentVersion").urn in deployment.depends_on
+    # the versions the stack's resources registered, not the YAML's (digits-cnn:1)
+    assert props["model"] == f"{ws_id}/models/digits-cnn/versions/7"
+    assert props["environmentId"] == f"{ws_id}/environments/digits-env/versions/4"
+    assert dev.named("model-digits-cnn").urn in deployment.depends_on
+    assert dev.named("env-digits-env").urn in deployment.depends_on
     code = dev.one(f"{ML}CodeVersion")
     assert props["codeConfiguration"] == {"codeId": f"/mock/CodeVersion/{code.name}",
                                           "scoringScript": "score.py"}  # fmt: skip

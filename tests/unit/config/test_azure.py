@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from mlstack.config.azure import AzureSettings, endpoint_name_problem
+from mlstack.config.stack import load_stack_config
 from mlstack.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,10 +36,57 @@ def problems(values: dict[str, Any], stack: str = "dev") -> dict[str, str]:
 
 def test_valid_settings_have_safe_defaults() -> None:
     s = settings()
+    assert s.mode == "create"
     assert s.public_network_access == "Enabled"
     assert s.protect is False
     assert s.datastore_auth == "identity"
-    assert s.datastore_name == "mlstack"
+    assert s.datastore_name == "" and s.datastore == "mlstack"  # the one create declares
+    assert s.blob_endpoint == ""
+
+
+ATTACH = {k: GOOD[k] for k in ("subscriptionId", "resourceGroup", "workspaceName")}
+
+
+def test_attach_mode_needs_only_the_workspace_coordinates() -> None:
+    s = AzureSettings.from_config("dev", {"azure": {**ATTACH, "mode": "attach"}})
+    assert s.mode == "attach"
+    assert (s.location, s.storage_account, s.key_vault, s.registry) == ("", "", "", "")
+    assert s.datastore == "workspaceblobstore"  # the workspace's own datastore
+    assert s.locator.model_dump() == {
+        "target": "azure", "subscription_id": GOOD["subscriptionId"],
+        "resource_group": "mlstack-dev", "workspace": "mlstack-dev",
+        "datastore": "workspaceblobstore", "blob_endpoint": "",
+    }  # fmt: skip
+
+
+def test_attach_mode_takes_a_named_datastore_and_blob_endpoint() -> None:
+    azure = {**ATTACH, "mode": "attach", "datastoreName": "team_blobs",
+             "blobEndpoint": "https://blobs.example.com/team/"}  # fmt: skip
+    s = AzureSettings.from_config("dev", {"azure": azure})
+    assert (s.locator.datastore, s.locator.blob_endpoint) == (
+        "team_blobs", "https://blobs.example.com/team",
+    )  # fmt: skip
+
+
+def test_a_blob_endpoint_must_be_a_url() -> None:
+    found = problems({"azure": {**ATTACH, "mode": "attach", "blobEndpoint": "blobs.example"}})
+    assert list(found) == ["mlstack:azure.blobEndpoint"]
+    assert "is not a URL" in found["mlstack:azure.blobEndpoint"]
+
+
+def test_create_mode_names_each_missing_key_and_the_attach_alternative() -> None:
+    found = problems({"azure": ATTACH})
+    assert set(found) == {f"mlstack:azure.{k}" for k in
+                          ("location", "storageAccount", "keyVault", "registry")}  # fmt: skip
+    for key, reason in found.items():
+        assert reason.startswith(f"missing: add `{key.rsplit('.', 1)[1]}:` under `mlstack:azure`")
+        assert "`mode: attach`" in reason
+
+
+def test_create_mode_is_checked_when_built_in_code_too() -> None:
+    with pytest.raises(ValueError, match="set `mode: attach`"):
+        AzureSettings(subscription_id=GOOD["subscriptionId"], resource_group="rg",
+                      workspace_name="ws-dev")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -108,8 +156,9 @@ def test_every_problem_is_reported_together_with_file_and_key() -> None:
 def test_missing_azure_section_says_what_to_add() -> None:
     found = problems({"target": "azure"})
     assert list(found) == ["mlstack:azure"]
-    assert "subscriptionId" in found["mlstack:azure"]
-    assert "storageAccount" in found["mlstack:azure"]
+    for key in ("subscriptionId", "resourceGroup", "workspaceName", "storageAccount"):
+        assert key in found["mlstack:azure"]
+    assert "`mode: attach`" in found["mlstack:azure"]
 
 
 def test_azure_section_must_be_a_mapping() -> None:
@@ -155,3 +204,15 @@ def test_shipped_stacks_validate_once_filled_in(stack: str) -> None:
 )  # fmt: skip
 def test_endpoint_names(name: str, valid: bool) -> None:
     assert (endpoint_name_problem(name) is None) is valid
+
+
+def test_a_stack_file_reports_missing_create_keys_with_the_bad_names() -> None:
+    """The program and the CLI validate the settings inside the stack's config: there too
+    a missing create-mode key is reported on its key, beside every other problem."""
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("dev", {"target": "azure", "azure": {**ATTACH, "registry": "x"}})
+    found = {p.field: p.reason for p in caught.value.problems}
+    assert set(found) == {f"mlstack:azure.{k}" for k in
+                          ("location", "storageAccount", "keyVault", "registry")}  # fmt: skip
+    assert "not a valid name" in found["mlstack:azure.registry"]
+    assert "`mode: attach`" in found["mlstack:azure.location"]

@@ -1,10 +1,11 @@
 """Contract tests of ``mlstack job run`` on an ``azure`` stack, with canned ARM replies.
 
-The real CLI runs: the stack file is read and validated, ``connect_workspace`` connects
-:class:`AzureMLWorkspace`, the job YAML is pinned through the workspace's registries and
-``MLClient.jobs`` submits and polls it. Requests go into the recording adapter of
-tests/unit/workspace/test_azure_contract.py; only the credential, the transport and the
-sleep between polls are swapped in. No blob I/O: the code snapshot already exists.
+The real CLI runs: the stack file is read and validated, ``connect_workspace`` opens the
+workspace its locator names (``open_service`` → :meth:`AzureMLWorkspace.at`), the job YAML
+is pinned through the workspace's registries and ``MLClient.jobs`` submits and polls it.
+Requests go into the recording adapter of tests/unit/workspace/test_azure_contract.py;
+only the credential, the transport and the sleep between polls are swapped in. No blob
+I/O: the code snapshot already exists.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import azure.identity
 import pytest
 import requests
 import yaml
-from azure.core.pipeline.transport import RequestsTransport
 from typer.testing import CliRunner
 
 from mlstack.cli import app
@@ -31,18 +30,17 @@ from mlstack.jobs.azure import submission_body
 from mlstack.jobs.record import JobStore
 from mlstack.jobs.spec import load_spec
 from mlstack.project import HOME_ENV
-from mlstack.workspace.azure import AzureMLWorkspace
 from tests.unit.workspace.test_azure_contract import (
     CREATED,
     SETTINGS,
     WS,
     Call,
     CannedArm,
-    Credential,
     Key,
     Reply,
     data_version,
     keys,
+    route_clients,
 )
 
 REPO = Path(__file__).resolve().parents[3]
@@ -133,22 +131,12 @@ def arm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobsArm]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(submit, "new_job_id", lambda spec: JOB)
     canned = JobsArm()
-    real = AzureMLWorkspace.connect
-    seen: list[Any] = []
-
-    def connect(settings: AzureSettings, credential: Any) -> AzureMLWorkspace:
-        seen.append(settings)
-        session = requests.Session()
-        session.mount("https://", canned)
-        return real(settings, credential, transport=RequestsTransport(session=session))
-
-    monkeypatch.setattr(AzureMLWorkspace, "connect", staticmethod(connect))
-    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Credential)
+    opened = route_clients(monkeypatch, canned)
     _data(canned)
     _environment(canned)
     _code(canned)
     yield canned
-    assert seen in ([], [SETTINGS])  # the stack file's settings, as validated
+    assert opened in ([], [SETTINGS.locator])  # the stack file's workspace, as validated
 
 
 @pytest.fixture

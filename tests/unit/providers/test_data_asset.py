@@ -1,7 +1,9 @@
 """The DataAsset provider's methods called directly (no engine), against a real Azurite.
 
 Each test gets a stack (catalog and container) of its own, created the way the Workspace
-resource creates it, and small folders of files under ``tmp_path``.
+resource creates it, and small folders of files under ``tmp_path``. Inputs name the
+workspace by its locator only; the provider finds the home (``MLSTACK_HOME``, set to the
+test session's Azurite home) at run time.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +19,13 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from mlstack.config.locator import LocalLocator
 from mlstack.content import transfer
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import NoCache
 from mlstack.content.scan import scan
 from mlstack.errors import WorkspaceError
+from mlstack.project import HOME_ENV
 from mlstack.providers.data_asset import OUTPUT_KEYS, DataAssetProvider
 from mlstack.providers.workspace import WorkspaceProvider
 from mlstack.workspace.local import LocalWorkspace
@@ -32,13 +37,30 @@ FIRST = {"train.csv": b"a,b\n1,2\n", "sub/labels.txt": b"cat\ndog\n", "README": 
 Props = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Stack:
+    """A stack's workspace, as a DataAsset's inputs name it and as the tests open it."""
+
+    name: str
+    container: str
+    home: Path
+
+    @property
+    def props(self) -> Props:
+        """The inputs a DataAsset shares with its workspace: the locator, nothing else."""
+        return {"workspace": LocalLocator(stack=self.name, container=self.container).model_dump()}
+
+
 @pytest.fixture
-def stack(azurite_home: Path, endpoint: BlobEndpoint) -> Props:
-    """A fresh workspace (catalog + container); the keys a DataAsset shares with it."""
+def stack(azurite_home: Path, endpoint: BlobEndpoint, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """A fresh workspace (catalog + container) under the home the provider finds."""
+    monkeypatch.setenv(HOME_ENV, str(azurite_home))
     name = f"t{uuid.uuid4().hex[:8]}"
-    ws = {"stack": name, "home": str(azurite_home), "container": f"mlstack-{name}"}
-    WorkspaceProvider().create({**ws, "description": "", "tags": {}})
-    return ws
+    created = Stack(name, f"mlstack-{name}", azurite_home)
+    WorkspaceProvider().create(
+        {"stack": name, "container": created.container, "description": "", "tags": {}}
+    )
+    return created
 
 
 def _folder(root: Path, files: dict[str, bytes]) -> Path:
@@ -50,12 +72,12 @@ def _folder(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def _news(stack: Props, source: Path, **over: Any) -> Props:
-    """What the engine hands create/update: the program's props (see ``data_asset_props``)
+def _news(stack: Stack, source: Path, **over: Any) -> Props:
+    """What the engine hands create/update: the program's props (``DataInputs.to_props``)
     after ``check``, with the output placeholders and the serialized provider."""
     manifest = scan(source, NoCache())
     raw = {
-        **stack,
+        **stack.props,
         "name": "mnist",
         "type": "uri_folder",
         "source": str(source),
@@ -79,13 +101,13 @@ def _state(outs: Props | None) -> Props:
     return {**outs, "__provider": "pickled"}
 
 
-def _workspace(stack: Props) -> LocalWorkspace:
-    return LocalWorkspace.open(Path(stack["home"]), stack["stack"])
+def _workspace(stack: Stack) -> LocalWorkspace:
+    return LocalWorkspace.open(stack.home, stack.name)
 
 
-def _blobs(endpoint: BlobEndpoint, stack: Props, under: str = "") -> dict[str, str]:
+def _blobs(endpoint: BlobEndpoint, stack: Stack, under: str = "") -> dict[str, str]:
     """Blob name → etag, in the stack's container."""
-    container = endpoint.client().get_container_client(stack["container"])
+    container = endpoint.client().get_container_client(stack.container)
     return {b.name: str(b.etag) for b in container.list_blobs(name_starts_with=under or None)}
 
 
@@ -97,10 +119,10 @@ def _path_of(uri: str) -> str:
 # -- check ------------------------------------------------------------------------------
 
 
-def test_check_accepts_valid_inputs_and_fills_defaults(stack: Props, tmp_path: Path) -> None:
+def test_check_accepts_valid_inputs_and_fills_defaults(stack: Stack, tmp_path: Path) -> None:
     source = _folder(tmp_path / "d", FIRST)
     raw = {
-        **stack,
+        **stack.props,
         "name": "mnist",
         "type": "uri_folder",
         "source": str(source),
@@ -114,14 +136,25 @@ def test_check_accepts_valid_inputs_and_fills_defaults(stack: Props, tmp_path: P
     assert {k: result.inputs[k] for k in raw} == raw
 
 
-REQUIRED = ("stack", "home", "container", "name", "source", "digest", "type")
+def test_check_of_legacy_inputs_names_the_workspace_by_locator_and_drops_home() -> None:
+    """Inputs of the previous release carried the home path; checked, the same resource
+    names its workspace by locator only (the one path left is the folder, ``source``)."""
+    legacy = {k: v for k, v in _valid().items() if k != "workspace"}
+    legacy |= {"stack": "dev", "home": "/home/alice/mlstack/.mlstack", "container": "mlstack-dev"}
+    result = DataAssetProvider().check({}, legacy)
+    assert result.failures == []
+    assert "home" not in result.inputs and "stack" not in result.inputs
+    assert result.inputs["workspace"] == {"target": "local", "stack": "dev",
+                                          "container": "mlstack-dev"}  # fmt: skip
+    assert result.inputs == DataAssetProvider().check({}, _valid()).inputs
+
+
+REQUIRED = ("workspace", "name", "source", "digest", "type")
 
 
 def _valid() -> Props:
     return {
-        "stack": "dev",
-        "home": "/tmp/home",
-        "container": "mlstack-dev",
+        "workspace": {"target": "local", "stack": "dev", "container": "mlstack-dev"},
         "name": "mnist",
         "type": "uri_folder",
         "source": "/tmp/data",
@@ -135,12 +168,37 @@ def test_check_reports_a_missing_required_property_on_that_property(key: str) ->
     del news[key]
     failures = DataAssetProvider().check({}, news).failures
     assert {f.property for f in failures} == {key}
-    assert any(f"{key} is required" in f.reason for f in failures)
+    assert any(f.reason == "Field required" for f in failures)
 
 
 def test_check_reports_every_missing_property_at_once() -> None:
     failures = {f.property for f in DataAssetProvider().check({}, {}).failures}
     assert failures == set(REQUIRED)
+
+
+@pytest.mark.parametrize(
+    ("workspace", "missing"),
+    [
+        ({"target": "local"}, "workspace.stack"),
+        ({"target": "azure", "subscription_id": "s", "workspace": "w"},
+         "workspace.resource_group"),
+    ],
+)  # fmt: skip
+def test_check_names_the_missing_property_of_the_locator(workspace: Props, missing: str) -> None:
+    failures = DataAssetProvider().check({}, {**_valid(), "workspace": workspace}).failures
+    assert [(f.property, f.reason) for f in failures] == [(missing, "Field required")]
+
+
+def test_check_reports_an_unknown_target_on_the_workspace() -> None:
+    failures = DataAssetProvider().check({}, {**_valid(), "workspace": {"target": "gcp"}}).failures
+    assert [f.property for f in failures] == ["workspace"]
+    assert "'local', 'azure'" in failures[0].reason
+
+
+def test_check_rejects_a_home_path_inside_the_locator() -> None:
+    workspace = {"target": "local", "stack": "dev", "home": "/home/alice/.mlstack"}
+    failures = DataAssetProvider().check({}, {**_valid(), "workspace": workspace}).failures
+    assert [f.property for f in failures] == ["workspace.home"]
 
 
 @pytest.mark.parametrize("name", ["bad name", ".hidden", "ends.", "a/b"])
@@ -199,10 +257,39 @@ def test_diff_metadata_is_an_update(olds: Props, key: str, value: object) -> Non
     assert result.changes is True and result.replaces == []
 
 
-@pytest.mark.parametrize("key", ["name", "stack", "home", "container"])
-def test_diff_identity_change_is_a_replace(olds: Props, key: str) -> None:
-    result = DataAssetProvider().diff("id", olds, _inputs(olds, **{key: "/other-x"}))
+AZURE = {"target": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws",
+         "datastore": "mlstack", "blob_endpoint": ""}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("name", "other"),
+        ("workspace", {"target": "local", "stack": "other", "container": "mlstack-dev"}),
+        ("workspace", {"target": "local", "stack": "dev", "container": "mlstack-other"}),
+        ("workspace", AZURE),
+    ],
+    ids=["name", "stack", "container", "target"],
+)
+def test_diff_identity_change_is_a_replace(olds: Props, key: str, value: object) -> None:
+    result = DataAssetProvider().diff("id", olds, _inputs(olds, **{key: value}))
     assert result.changes is True and result.replaces == [key]
+
+
+def test_diff_of_a_legacy_state_with_a_moved_home_is_no_change(olds: Props) -> None:
+    """A state of the previous release names its workspace by stack, home and container;
+    the locator decides, so another checkout or MLSTACK_HOME replaces nothing."""
+    legacy = {k: v for k, v in olds.items() if k != "workspace"}
+    legacy |= {"stack": "dev", "home": "/old/checkout/.mlstack", "container": "mlstack-dev"}
+    result = DataAssetProvider().diff("id", legacy, _inputs(olds))
+    assert result.changes is False and result.replaces == []
+
+
+def test_diff_of_a_legacy_state_in_another_stack_is_a_replace(olds: Props) -> None:
+    legacy = {k: v for k, v in olds.items() if k != "workspace"}
+    legacy |= {"stack": "old", "home": "/old/checkout/.mlstack", "container": "mlstack-dev"}
+    result = DataAssetProvider().diff("id", legacy, _inputs(olds))
+    assert result.changes is True and result.replaces == ["workspace"]
 
 
 @pytest.mark.parametrize(
@@ -230,13 +317,13 @@ def test_diff_of_an_archived_version_is_an_update(olds: Props) -> None:
 
 
 def test_create_uploads_then_registers_version_1(
-    stack: Props, tmp_path: Path, endpoint: BlobEndpoint
+    stack: Stack, tmp_path: Path, endpoint: BlobEndpoint
 ) -> None:
     source = _folder(tmp_path / "d", FIRST)
     news = _news(stack, source)
     created = DataAssetProvider().create(news)
     outs = created.outs or {}
-    assert created.id == f"{stack['stack']}/data/mnist"
+    assert created.id == f"{stack.name}/data/mnist"
     hex_digest = news["digest"].removeprefix("sha256:")
     assert outs["version"] == "1"
     assert outs["uri"] == f"{URI_HEAD}LocalUpload/{hex_digest}/mnist/"
@@ -244,9 +331,11 @@ def test_create_uploads_then_registers_version_1(
     assert outs["archived"] is False
     assert "__provider" not in outs
     assert outs["digest"] == news["digest"] and outs["description"] == "digits"
+    assert outs["workspace"] == stack.props["workspace"]
+    assert str(stack.home) not in str(outs)  # the home is found, never stored
 
     path = _path_of(outs["uri"])
-    container = endpoint.client().get_container_client(stack["container"])
+    container = endpoint.client().get_container_client(stack.container)
     blobs = {b.name for b in container.list_blobs(name_starts_with=f"{path}/")}
     assert blobs == {f"{path}/{rel}" for rel in FIRST}
     for rel, data in FIRST.items():
@@ -259,7 +348,7 @@ def test_create_uploads_then_registers_version_1(
 
 
 def test_create_refuses_a_folder_changed_since_its_digest(
-    stack: Props, tmp_path: Path, endpoint: BlobEndpoint
+    stack: Stack, tmp_path: Path, endpoint: BlobEndpoint
 ) -> None:
     source = _folder(tmp_path / "d", FIRST)
     news = _news(stack, source)
@@ -274,7 +363,7 @@ def test_create_refuses_a_folder_changed_since_its_digest(
 
 
 def test_update_with_new_content_registers_version_2_and_keeps_1(
-    stack: Props, tmp_path: Path, endpoint: BlobEndpoint
+    stack: Stack, tmp_path: Path, endpoint: BlobEndpoint
 ) -> None:
     provider = DataAssetProvider()
     source = _folder(tmp_path / "d", FIRST)
@@ -290,12 +379,12 @@ def test_update_with_new_content_registers_version_2_and_keeps_1(
     assert one.archived is False and one.uri == first["uri"]
     assert ws.get_data("mnist").version == "2"
     path = _path_of(one.uri)
-    container = endpoint.client().get_container_client(stack["container"])
+    container = endpoint.client().get_container_client(stack.container)
     for rel, data in FIRST.items():
         assert container.download_blob(f"{path}/{rel}").readall() == data
 
 
-def test_update_of_metadata_only_keeps_the_version(stack: Props, tmp_path: Path) -> None:
+def test_update_of_metadata_only_keeps_the_version(stack: Stack, tmp_path: Path) -> None:
     provider = DataAssetProvider()
     source = _folder(tmp_path / "d", FIRST)
     first = _state(provider.create(_news(stack, source)).outs)
@@ -309,7 +398,7 @@ def test_update_of_metadata_only_keeps_the_version(stack: Props, tmp_path: Path)
 
 
 def test_update_back_to_earlier_content_returns_to_its_version(
-    stack: Props, tmp_path: Path
+    stack: Stack, tmp_path: Path
 ) -> None:
     provider = DataAssetProvider()
     source = _folder(tmp_path / "d", FIRST)
@@ -326,12 +415,12 @@ def test_update_back_to_earlier_content_returns_to_its_version(
 # -- read -------------------------------------------------------------------------------
 
 
-def test_read_reports_metadata_changed_outside_pulumi(stack: Props, tmp_path: Path) -> None:
+def test_read_reports_metadata_changed_outside_pulumi(stack: Stack, tmp_path: Path) -> None:
     provider = DataAssetProvider()
     outs = _state(provider.create(_news(stack, _folder(tmp_path / "d", FIRST))).outs)
     _workspace(stack).update_data("mnist", "1", "edited by hand", {"k": "v"})
-    read = provider.read(f"{stack['stack']}/data/mnist", outs)
-    assert read.id == f"{stack['stack']}/data/mnist"
+    read = provider.read(f"{stack.name}/data/mnist", outs)
+    assert read.id == f"{stack.name}/data/mnist"
     assert (read.outs or {})["description"] == "edited by hand"
     assert (read.outs or {})["tags"] == {"k": "v"}
     assert (read.outs or {})["version"] == "1"
@@ -341,7 +430,7 @@ def test_read_reports_metadata_changed_outside_pulumi(stack: Props, tmp_path: Pa
 
 
 def test_read_of_a_version_archived_outside_pulumi_and_the_update_that_restores_it(
-    stack: Props, tmp_path: Path
+    stack: Stack, tmp_path: Path
 ) -> None:
     provider = DataAssetProvider()
     source = _folder(tmp_path / "d", FIRST)
@@ -358,7 +447,7 @@ def test_read_of_a_version_archived_outside_pulumi_and_the_update_that_restores_
 
 
 def test_read_after_the_catalog_is_deleted_reports_the_resource_gone(
-    stack: Props, tmp_path: Path
+    stack: Stack, tmp_path: Path
 ) -> None:
     provider = DataAssetProvider()
     outs = _state(provider.create(_news(stack, _folder(tmp_path / "d", FIRST))).outs)
@@ -371,7 +460,7 @@ def test_read_after_the_catalog_is_deleted_reports_the_resource_gone(
 
 
 def test_delete_archives_every_version_and_keeps_the_content(
-    stack: Props, tmp_path: Path, endpoint: BlobEndpoint
+    stack: Stack, tmp_path: Path, endpoint: BlobEndpoint
 ) -> None:
     provider = DataAssetProvider()
     source = _folder(tmp_path / "d", FIRST)
@@ -389,12 +478,14 @@ def test_delete_archives_every_version_and_keeps_the_content(
 
 
 def test_delete_after_the_workspace_is_gone_leaves_no_catalog_behind(
-    stack: Props, tmp_path: Path
+    stack: Stack, tmp_path: Path
 ) -> None:
     provider = DataAssetProvider()
     outs = _state(provider.create(_news(stack, _folder(tmp_path / "d", FIRST))).outs)
     catalog = _workspace(stack).catalog.path
-    WorkspaceProvider().delete("id", {**stack, "description": "", "tags": {}})
+    WorkspaceProvider().delete(
+        "id", {"stack": stack.name, "container": stack.container, "description": "", "tags": {}}
+    )
     assert not catalog.exists()
     provider.delete("id", outs)
     assert not catalog.exists()  # deleting must not bring an empty catalog back
@@ -404,7 +495,7 @@ def test_delete_after_the_workspace_is_gone_leaves_no_catalog_behind(
 
 
 def test_a_crash_between_upload_and_register_leaves_no_version_and_a_rerun_sends_nothing(
-    stack: Props, tmp_path: Path, endpoint: BlobEndpoint, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, tmp_path: Path, endpoint: BlobEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = DataAssetProvider()
     news = _news(stack, _folder(tmp_path / "d", FIRST))

@@ -1,4 +1,8 @@
-"""The Workspace provider's methods called directly (no engine), against a real Azurite."""
+"""The Workspace provider's methods called directly (no engine), against a real Azurite.
+
+Inputs are the stack, its container and metadata; the home (catalog, Azurite) is found at
+run time from ``MLSTACK_HOME``, here the test session's Azurite home.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,18 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.project import HOME_ENV
 from mlstack.providers.workspace import WorkspaceProvider
 
 
 @pytest.fixture
-def props(azurite_home: Path, endpoint: BlobEndpoint) -> dict[str, Any]:
+def props(
+    azurite_home: Path, endpoint: BlobEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    monkeypatch.setenv(HOME_ENV, str(azurite_home))
     stack = f"t{uuid.uuid4().hex[:8]}"
     return {
         "stack": stack,
-        "home": str(azurite_home),
         "container": f"mlstack-{stack}",
         "description": "first",
         "tags": {"env": "test"},
@@ -40,22 +47,16 @@ def test_check_accepts_valid_inputs_and_fills_defaults(props: dict[str, Any]) ->
 
 
 def test_check_reports_each_bad_property() -> None:
-    news = {
-        "stack": "bad stack",
-        "home": "relative/home",
-        "container": "Bad_Name",
-        "tags": {"a": 1},
-    }
+    news = {"stack": "bad stack", "container": "Bad_Name", "tags": {"a": 1}}
     failures = {f.property: f.reason for f in WorkspaceProvider().check({}, news).failures}
-    assert set(failures) == {"stack", "home", "container", "tags"}
+    assert set(failures) == {"stack", "container", "tags"}
     assert "valid stack name" in failures["stack"]
-    assert "absolute path" in failures["home"]
     assert "3-63 lowercase" in failures["container"]
 
 
 def test_check_reports_missing_required_properties() -> None:
     failures = {f.property for f in WorkspaceProvider().check({}, {}).failures}
-    assert failures == {"stack", "home", "container"}
+    assert failures == {"stack", "container"}
 
 
 def test_diff_no_change(props: dict[str, Any]) -> None:
@@ -70,12 +71,20 @@ def test_diff_metadata_is_an_in_place_update(props: dict[str, Any], key: str) ->
     assert result.changes is True and result.replaces == []
 
 
-@pytest.mark.parametrize("key", ["stack", "home", "container"])
+@pytest.mark.parametrize("key", ["stack", "container"])
 def test_diff_identity_change_replaces_delete_first(props: dict[str, Any], key: str) -> None:
-    news = {**props, key: "/elsewhere" if key == "home" else "other-name"}
+    news = {**props, key: "other-name"}
     result = WorkspaceProvider().diff("id", props, news)
     assert result.changes is True and result.replaces == [key]
     assert result.delete_before_replace is True
+
+
+def test_diff_of_a_legacy_state_with_another_home_is_no_change(props: dict[str, Any]) -> None:
+    """States of the previous release carry the home path; where the checkout and its home
+    are today is found at run time, so moving them replaces nothing."""
+    legacy = {**props, "home": "/old/checkout/.mlstack"}
+    result = WorkspaceProvider().diff("id", legacy, dict(props))
+    assert result.changes is False and result.replaces == []
 
 
 def test_diff_ignores_the_serialized_provider(props: dict[str, Any]) -> None:
@@ -84,7 +93,9 @@ def test_diff_ignores_the_serialized_provider(props: dict[str, Any]) -> None:
     assert WorkspaceProvider().diff("id", olds, news).changes is False
 
 
-def test_create_read_update_delete(props: dict[str, Any], endpoint: BlobEndpoint) -> None:
+def test_create_read_update_delete(
+    props: dict[str, Any], endpoint: BlobEndpoint, azurite_home: Path
+) -> None:
     provider = WorkspaceProvider()
     created = provider.create(props)
     assert created.id == f"local/{props['stack']}"
@@ -92,6 +103,8 @@ def test_create_read_update_delete(props: dict[str, Any], endpoint: BlobEndpoint
     assert outs["container"] in _containers(endpoint)
     assert outs["datastore_uri"] == "azureml://datastores/workspaceblobstore"
     assert Path(outs["catalog"]).is_file()
+    assert Path(outs["catalog"]).is_relative_to(azurite_home)  # the home MLSTACK_HOME names
+    assert "home" not in outs
     assert outs["tags"] == {"env": "test"} and outs["created_at"]
 
     # create is safe to repeat after a crash left the container behind

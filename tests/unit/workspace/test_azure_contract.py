@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import azure.ai.ml
+import azure.identity
 import pytest
 import requests
 from azure.core.credentials import AccessToken
@@ -30,10 +32,12 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3 import HTTPResponse
 
 from mlstack.config.azure import AzureSettings
+from mlstack.config.locator import AzureLocator
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
 from mlstack.content.transfer import marker_name
 from mlstack.errors import ImmutableError, NotFoundError, WorkspaceError
+from mlstack.workspace import azure as azure_backend
 from mlstack.workspace.asset import upload_prefix
 from mlstack.workspace.azure import AzureMLWorkspace
 
@@ -197,6 +201,34 @@ def connect(arm: CannedArm, endpoint: BlobEndpoint) -> AzureMLWorkspace:
     return AzureMLWorkspace.connect(
         SETTINGS, Credential(), transport=RequestsTransport(session=session), blob_url=endpoint.url
     )
+
+
+def route_clients(monkeypatch: pytest.MonkeyPatch, arm: CannedArm) -> list[AzureLocator]:
+    """Send every ``MLClient`` mlstack builds into ``arm``, signed in with ``Credential``.
+
+    The commands reach a workspace through ``open_workspace`` → :meth:`AzureMLWorkspace.at`
+    (and the Azure-only rows through their own ``MLClient``); both run for real, only the
+    transport and the credential are swapped. Returns the locators ``at`` was given.
+    """
+    real_client = azure.ai.ml.MLClient
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        session = requests.Session()
+        session.mount("https://", arm)
+        return real_client(*args, transport=RequestsTransport(session=session), **kwargs)
+
+    monkeypatch.setattr(azure.ai.ml, "MLClient", client)
+    monkeypatch.setattr(azure_backend, "MLClient", client)
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Credential)
+    opened: list[AzureLocator] = []
+    real_at = AzureMLWorkspace.at
+
+    def at(locator: AzureLocator, credential: Any) -> AzureMLWorkspace:
+        opened.append(locator)
+        return real_at(locator, credential)
+
+    monkeypatch.setattr(AzureMLWorkspace, "at", staticmethod(at))
+    return opened
 
 
 def folder(root: Path, files: dict[str, bytes]) -> Manifest:
@@ -490,6 +522,7 @@ def test_a_sas_datastore_is_written_with_the_token_from_list_secrets(
 
     assert ws.store.auth == "sas"
     assert sas not in repr(ws.store)
+    assert ws.datastore == "mlstack"  # the name; ``store`` is the resolved datastore
     assert marker_name(upload_prefix(m.digest, "images")) in blobs(endpoint, container)
 
 

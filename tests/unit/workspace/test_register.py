@@ -1,0 +1,147 @@
+"""Store, verify, then register — written once on the protocol (``workspace/register.py``).
+
+Run on local workspaces whose datastores are containers of the session's real Azurite:
+``register_folder`` sends only what the datastore lacks, ``register_copy`` copies a
+version between two containers of one storage account server-side, and refuses two
+accounts before a byte moves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlstack.content import transfer
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.hashcache import NoCache
+from mlstack.content.manifest import Manifest
+from mlstack.content.scan import scan
+from mlstack.errors import WorkspaceError
+from mlstack.workspace import register_copy, register_folder
+from mlstack.workspace.asset import AssetVersion, datastore_uri, upload_prefix
+from mlstack.workspace.local import LocalWorkspace
+
+FILES = {"train.csv": b"a,b\n1,2\n", "sub/labels.txt": b"cat\ndog\n", "README": b"digits"}
+
+
+def _folder(root: Path, files: dict[str, bytes]) -> tuple[Path, Manifest]:
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root, scan(root, NoCache())
+
+
+def _blobs(endpoint: BlobEndpoint, container: str, prefix: str) -> dict[str, bytes]:
+    """Blob name (under ``prefix``) → content, the completion marker left out."""
+    client = endpoint.client().get_container_client(container)
+    names = [b.name for b in client.list_blobs(name_starts_with=f"{prefix}/")]
+    return {name.removeprefix(f"{prefix}/"): client.download_blob(name).readall()
+            for name in names if not name.rsplit("/", 1)[-1].startswith(".")}  # fmt: skip
+
+
+@pytest.fixture
+def workspaces(tmp_path: Path, endpoint: BlobEndpoint) -> Iterator[list[LocalWorkspace]]:
+    """Two workspaces (``dev`` and ``prod``) with a container each in the same account."""
+    created = []
+    for stack in ("dev", "prod"):
+        container = f"mlstack-{stack}-{uuid.uuid4().hex[:8]}"
+        ws = LocalWorkspace(tmp_path / stack / "workspace.db", container, lambda: endpoint)
+        ws.create(stack, "", {})
+        created.append(ws)
+    yield created
+    for ws in created:
+        ws.delete()
+
+
+@pytest.fixture
+def registered(workspaces: list[LocalWorkspace], tmp_path: Path) -> AssetVersion:
+    """Version 1 of data ``digits`` in ``dev``."""
+    root, manifest = _folder(tmp_path / "src", FILES)
+    done = register_folder(workspaces[0], "data", "digits", root, manifest, type_="uri_folder",
+                           properties={"origin": "test"}, tags={"t": "1"})  # fmt: skip
+    return done.version
+
+
+# -- register_folder -----------------------------------------------------------------------
+
+
+def test_a_folder_is_stored_verified_and_registered_once(
+    workspaces: list[LocalWorkspace], tmp_path: Path, endpoint: BlobEndpoint
+) -> None:
+    dev = workspaces[0]
+    root, manifest = _folder(tmp_path / "src", FILES)
+    first = register_folder(dev, "data", "digits", root, manifest, type_="uri_folder")
+    assert (first.version.version, first.new) == ("1", True)
+    assert first.transfer is not None and first.transfer.uploaded_files == len(FILES)
+    prefix = upload_prefix(manifest.digest, "digits")
+    assert first.version.uri == datastore_uri(prefix, dev.datastore)
+    assert _blobs(endpoint, dev.container, prefix) == FILES
+    assert dev.data.manifest("digits", "1") == manifest
+
+    again = register_folder(dev, "data", "digits", root, manifest, type_="uri_folder")
+    assert (again.version.version, again.new) == ("1", False)
+    assert again.transfer is not None and again.transfer.uploaded_files == 0
+
+
+def test_a_new_version_sends_only_the_changed_file(
+    workspaces: list[LocalWorkspace], registered: AssetVersion, tmp_path: Path
+) -> None:
+    root, manifest = _folder(tmp_path / "src", {"train.csv": b"a,b\n1,2\n3,4\n"})
+    done = register_folder(workspaces[0], "data", "digits", root, manifest, type_="uri_folder")
+    assert (done.version.version, done.new) == ("2", True)
+    assert done.transfer is not None
+    assert (done.transfer.uploaded_files, done.transfer.copied_files) == (1, len(FILES) - 1)
+
+
+# -- register_copy -------------------------------------------------------------------------
+
+
+def test_a_version_is_copied_within_one_account_and_registered(
+    workspaces: list[LocalWorkspace], registered: AssetVersion, endpoint: BlobEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    dev, prod = workspaces
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a copy sent bytes from this machine")
+
+    monkeypatch.setattr(transfer._Uploader, "send", refuse)
+    done = register_copy(prod, dev, registered, properties={"promotion": {"from": "dev"}},
+                         description="promoted", tags={"env": "prod"})  # fmt: skip
+    assert (done.version.version, done.new) == ("1", True)
+    assert done.transfer is not None
+    assert (done.transfer.uploaded_files, done.transfer.copied_files) == (0, len(FILES))
+    copied = prod.data.get("digits", "1")
+    assert (copied.digest, copied.type, copied.description) == (
+        registered.digest, "uri_folder", "promoted",
+    )  # fmt: skip
+    assert copied.properties == {"promotion": {"from": "dev"}}
+    assert prod.data.manifest("digits", "1") == dev.data.manifest("digits", "1")
+    prefix = upload_prefix(registered.digest, "digits")
+    assert copied.uri == datastore_uri(prefix, prod.datastore)
+    assert _blobs(endpoint, prod.container, prefix) == FILES
+
+    again = register_copy(prod, dev, registered, properties={"promotion": {"from": "dev"}})
+    assert (again.version.version, again.new) == ("1", False)
+    assert again.transfer is not None and again.transfer.copied_files == 0
+
+
+def test_a_copy_between_two_storage_accounts_is_refused_before_anything_moves(
+    workspaces: list[LocalWorkspace], registered: AssetVersion, tmp_path: Path
+) -> None:
+    other = BlobEndpoint("http://127.0.0.1:9/otheraccount", "otheraccount", "a2V5")
+
+    def unreachable() -> BlobEndpoint:
+        return other  # never contacted: the check compares URLs only
+
+    elsewhere = LocalWorkspace(tmp_path / "other" / "workspace.db", "mlstack-x", unreachable)
+    with pytest.raises(WorkspaceError) as caught:
+        register_copy(elsewhere, workspaces[0], registered, properties={})
+    message = str(caught.value)
+    assert message.startswith("data digits:1 lives in another storage account")
+    assert workspaces[0].endpoint.url in message and other.url in message
+    assert message.endswith("promote between workspaces that share a storage account")
+    assert elsewhere.data.list() == []
