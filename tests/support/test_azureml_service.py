@@ -32,6 +32,7 @@ from azure.identity import AzureCliCredential, DefaultAzureCredential
 
 from mlstack.config.azure import AzureSettings
 from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.workspace import register_folder
 from mlstack.workspace.azure import AzureMLWorkspace
 from tests.support.azureml import AzureMLService, WorkspaceRef
 from tests.support.azureml.network import network_log
@@ -256,15 +257,17 @@ def test_mlstack_registers_a_folder_end_to_end_on_loopback_only(
         workspace = AzureMLWorkspace.connect(
             settings, DefaultAzureCredential(), blob_url=ws.blob.url
         )
-        found, new = workspace.register_folder(
-            "data", "images", tmp_path, manifest, type_="uri_folder", description="d"
+        done = register_folder(
+            workspace, "data", "images", tmp_path, manifest, type_="uri_folder", description="d"
         )
+        found, new = done.version, done.new
         listed = workspace.list_data("images")
         read_back = workspace.data_manifest("images", "1")
         archived = workspace.set_data_archived("images", "1", archived=True)
-        again, again_new = workspace.register_folder(
-            "data", "images", tmp_path, manifest, type_="uri_folder", description="d"
+        done = register_folder(
+            workspace, "data", "images", tmp_path, manifest, type_="uri_folder", description="d"
         )
+        again, again_new = done.version, done.new
 
     assert (found.version, new, found.digest) == ("1", True, manifest.digest)
     assert [(v.version, v.archived) for v in listed] == [("1", False)]

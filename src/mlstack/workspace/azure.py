@@ -2,9 +2,10 @@
 
 The same interface and semantics as :class:`mlstack.workspace.local.LocalWorkspace`:
 ``data``, ``models`` and ``environments`` are registries with ``register / get / list /
-manifest / update / set_archived``, plus the ``*_data`` helpers and ``stored_content()``.
-Content never goes through azure-ai-ml's uploader: :meth:`register_folder` resolves the
-datastore (``GET datastores/<name>``, ``POST .../listSecrets``), moves the folder with
+manifest / update / set_archived / register``, plus the ``*_data`` helpers and
+``stored_content()``. Content never goes through azure-ai-ml's uploader:
+:func:`mlstack.workspace.register.register_folder` resolves the datastore (``GET
+datastores/<name>``, ``POST .../listSecrets``), moves the folder with
 :func:`mlstack.content.transfer.upload` to ``LocalUpload/<hex digest>/<name>/`` (only what
 the datastore lacks, completion marker last), and only then PUTs the version with the
 ``azureml://datastores/<ds>/paths/LocalUpload/<hex>/<name>/`` path. The marker holds the
@@ -18,7 +19,6 @@ with a canned adapter) and ``blob_url=`` (Azurite) to :meth:`AzureMLWorkspace.co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from azure.ai.ml import MLClient
@@ -28,7 +28,7 @@ from mlstack.config.azure import AzureSettings
 from mlstack.config.locator import AzureLocator
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
-from mlstack.content.transfer import TransferReport, marker_name, upload
+from mlstack.content.transfer import marker_name
 from mlstack.errors import NotFoundError, WorkspaceError
 from mlstack.workspace.asset import AssetVersion, DataVersion, datastore_uri, upload_prefix
 from mlstack.workspace.azure_datastore import Datastore, resolve_datastore
@@ -65,7 +65,6 @@ class AzureMLWorkspace:
         self._blob_url = blob_url
         self._store: Datastore | None = None
         self.threads = threads
-        self.last_transfer: TransferReport | None = None
 
     @classmethod
     def connect(
@@ -180,13 +179,15 @@ class AzureMLWorkspace:
                 known.setdefault(entry.sha256, f"{prefix}/{entry.path}")
         return known
 
-    def stored_content(self, name: str | None = None) -> dict[str, str]:
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
         """sha256 → a blob holding it, from the newest versions of each data/model name.
 
-        One listing per name and one marker read per version: pass ``name`` to limit it.
+        One listing per name and one marker read per version: pass ``name`` and ``kind``
+        to limit it.
         """
         known: dict[str, str] = {}
-        for registry in (self.data, self.models):
+        registries = [self.registry(kind)] if kind else [self.data, self.models]
+        for registry in registries:
             versions = registry.list(name)
             for each in sorted({v.name for v in versions}):
                 for sha, blob in self._known([v for v in versions if v.name == each]).items():
@@ -194,44 +195,6 @@ class AzureMLWorkspace:
         return known
 
     # -- content + registration -----------------------------------------------------------
-
-    def register_folder(
-        self,
-        kind: str,
-        name: str,
-        root: Path,
-        manifest: Manifest,
-        *,
-        type_: str,
-        properties: Mapping[str, Any] | None = None,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
-        stage: str = "",
-        version: str | None = None,
-        progress: bool = False,
-    ) -> tuple[AssetVersion, bool]:
-        """Store the folder ``root`` (scanned as ``manifest``) and register it.
-
-        Requests: list the name's versions (digest look-up: ``All`` then ``ArchivedOnly``),
-        resolve the datastore, upload what it lacks, then PUT the next version — or, for
-        content that already has a version, nothing (or one PUT to restore it/renew its
-        metadata). A crash before the PUT leaves no version; the next run resumes.
-        """
-        registry = self.registry(kind)
-        listing = registry.list(name) if version is None else None
-        prefix = upload_prefix(manifest.digest, name)
-        store = self.store
-        exists = any(v.digest == manifest.digest for v in listing or ())
-        known = {} if exists else self._known(listing or [])
-        self.last_transfer = upload(
-            root, manifest, store.endpoint, store.container, prefix, known,
-            self.threads, progress,
-        )  # fmt: skip
-        return registry.register(
-            name, type_=type_, uri=datastore_uri(prefix, store.name), digest=manifest.digest,
-            manifest=manifest, properties=properties, description=description, tags=tags,
-            stage=stage, version=version, versions=listing,
-        )  # fmt: skip
 
     # -- data, read as the service's data operations (as LocalWorkspace offers them) ------
 

@@ -158,6 +158,9 @@ class AzureRegistry:
         self.ops = operations
         self.kind = kind
         self._manifests = manifests
+        # A name's listing, kept until this registry writes that name: one provider call
+        # looks a name up for its known content and again to register, with two requests.
+        self._listings: dict[str, Versions] = {}
 
     def manifest(self, name: str, version: str) -> Manifest:
         """The files of a stored version, as its workspace reads them from the datastore."""
@@ -198,6 +201,8 @@ class AzureRegistry:
                     return []
             names = sorted({c.name for c in listed})
             return [v for each in names for v in self.list(each)]
+        if name in self._listings:
+            return list(self._listings[name])
         with service_errors(f"listing versions of {self.kind} {name}"):
             try:
                 entities = list(self.ops.list(name, list_view_type=ListViewType.ALL))
@@ -205,7 +210,8 @@ class AzureRegistry:
                 return []
         archived = self._archived(name) if entities else set()
         found = [self._version(e, str(e.version) in archived) for e in entities]
-        return sorted(found, key=_int_key)
+        self._listings[name] = sorted(found, key=_int_key)
+        return list(self._listings[name])
 
     def _find(self, name: str, version: str) -> AssetVersion | None:
         with service_errors(f"reading {self.kind} {name}:{version}"):
@@ -277,6 +283,7 @@ class AzureRegistry:
 
     def _put(self, entity: Data | Model | Environment, archived: bool = False) -> AssetVersion:
         what = f"registering {self.kind} {entity.name}:{entity.version}"
+        self._listings.pop(str(entity.name), None)
         with service_errors(what):
             created = self.ops.create_or_update(entity)
         if archived:
@@ -296,12 +303,10 @@ class AzureRegistry:
         tags: Mapping[str, str] | None = None,
         stage: str = "",
         version: str | None = None,
-        versions: Versions | None = None,
     ) -> tuple[AssetVersion, bool]:
         """Register stored content; return the version and whether it is new.
 
-        As :meth:`mlstack.workspace.registry.Registry.register`. ``versions`` is this
-        name's listing when the caller already holds it (saves two requests).
+        As :meth:`mlstack.workspace.registry.Registry.register`.
         """
         content: dict[str, Any] = {
             "type_": type_, "uri": uri, "digest": digest,
@@ -310,7 +315,7 @@ class AzureRegistry:
             "tags": dict(tags or {}), "stage": stage,
         }  # fmt: skip
         if version is None:
-            listing = self.list(name) if versions is None else versions
+            listing = self.list(name)
             same = [v for v in listing if v.digest == digest]
             if same:
                 return self._refresh(same[-1], content), False
@@ -373,6 +378,7 @@ class AzureRegistry:
     def set_archived(self, name: str, version: str, archived: bool) -> AssetVersion:
         """Archive (hide from ``latest``) or restore a version; content is never deleted."""
         verb = "archiving" if archived else "restoring"
+        self._listings.pop(name, None)
         with service_errors(f"{verb} {self.kind} {name}:{version}"):
             if archived:
                 self.ops.archive(name, version=version)

@@ -181,7 +181,7 @@ class LocalWorkspace:
     def set_data_archived(self, name: str, version: str, archived: bool) -> DataVersion:
         return self.data.set_archived(name, version, archived)
 
-    def stored_content(self, name: str | None = None) -> dict[str, str]:
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
         """sha256 → a blob in the datastore holding it, over every registered version
         (of ``name`` only, if given): a new version copies unchanged files server-side
         instead of re-sending them."""
@@ -190,8 +190,8 @@ class LocalWorkspace:
         with self.catalog.transaction(write=False) as db:
             rows = db.execute(
                 "SELECT name, digest, manifest FROM versions WHERE manifest IS NOT NULL "
-                "AND (? IS NULL OR name = ?)",
-                (name, name),
+                "AND (? IS NULL OR name = ?) AND (? IS NULL OR kind = ?)",
+                (name, name, kind, kind),
             ).fetchall()
         known: dict[str, str] = {}
         for asset, digest, manifest in rows:

@@ -132,5 +132,5 @@ class EmptyWorkspace:
     def registry(self, kind: str) -> AssetRegistry:
         return {"data": self.data, "model": self.models, "environment": self.environments}[kind]
 
-    def stored_content(self, name: str | None = None) -> dict[str, str]:
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
         return {}

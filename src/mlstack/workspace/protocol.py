@@ -113,9 +113,9 @@ class Workspace(Protocol):
         """The registry of ``kind``: ``data``, ``model`` or ``environment``."""
         ...
 
-    def stored_content(self, name: str | None = None) -> dict[str, str]:
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
         """sha256 → a blob of ``container`` holding it, from registered versions (of
-        ``name`` only, if given), so a new version copies instead of re-sending."""
+        ``name`` and ``kind`` only, if given), so a new version copies instead of re-sending."""
         ...
 
 

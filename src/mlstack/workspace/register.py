@@ -55,10 +55,8 @@ def register_folder(
     copied server-side.
     """
     prefix = upload_prefix(manifest.digest, name)
-    report = upload(
-        root, manifest, ws.endpoint, ws.container, prefix, ws.stored_content(name),
-        progress=progress,
-    )  # fmt: skip
+    known = ws.stored_content(name, kind)  # the name's versions first: digest look-up
+    report = upload(root, manifest, ws.endpoint, ws.container, prefix, known, progress=progress)
     found, new = ws.registry(kind).register(
         name, type_=type_, uri=datastore_uri(prefix, ws.datastore), digest=manifest.digest,
         manifest=manifest, properties=properties, description=description, tags=tags,

@@ -28,6 +28,7 @@ from mlstack.config.azure import AzureSettings
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.errors import MlstackError
 from mlstack.project import HOME_ENV
+from mlstack.workspace import register_folder
 from mlstack.workspace.azure import AzureMLWorkspace
 from tests.unit.workspace.test_azure_contract import (
     CREATED,
@@ -293,7 +294,7 @@ def test_data_download_reads_the_manifest_from_the_datastore(
     arm.table[("GET", "/data/shots/versions", "All")] = (200, {"value": []})
     arm.table[("PUT", "/data/shots/versions/1", None)] = created
     ws = AzureMLWorkspace.at(settings.locator, Credential())
-    ws.register_folder("data", "shots", tmp_path / "src", m, type_="uri_folder")
+    register_folder(ws, "data", "shots", tmp_path / "src", m, type_="uri_folder")
     put = arm.take()[-1]
     arm.table[("GET", "/data/shots/versions/1", None)] = created(put)
     arm.table[("GET", "/data/shots/versions", "All")] = (200, {"value": [created(put)[1]]})

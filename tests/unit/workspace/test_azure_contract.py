@@ -38,6 +38,7 @@ from mlstack.content.manifest import FileEntry, Manifest
 from mlstack.content.transfer import marker_name
 from mlstack.errors import ImmutableError, NotFoundError, WorkspaceError
 from mlstack.workspace import azure as azure_backend
+from mlstack.workspace import register_folder
 from mlstack.workspace.asset import upload_prefix
 from mlstack.workspace.azure import AzureMLWorkspace
 
@@ -262,9 +263,10 @@ def test_register_folder_sends_the_versions_lookup_datastore_secrets_then_the_pu
     arm.table[("PUT", "/data/images/versions/1", None)] = created
     ws = connect(arm, endpoint)
 
-    found, new = ws.register_folder(
-        "data", "images", tmp_path, m, type_="uri_folder", description="d", tags={"t": "1"}
+    done = register_folder(
+        ws, "data", "images", tmp_path, m, type_="uri_folder", description="d", tags={"t": "1"}
     )
+    found, new = done.version, done.new
 
     calls = arm.take()
     assert keys(calls) == [
@@ -320,13 +322,14 @@ def test_same_content_again_uploads_nothing_and_puts_no_version(
     m = folder(tmp_path, FILES)
     arm.table[("GET", "/data/images/versions", "All")] = (200, {"value": []})
     arm.table[("PUT", "/data/images/versions/1", None)] = created
-    connect(arm, endpoint).register_folder("data", "images", tmp_path, m, type_="uri_folder")
+    register_folder(connect(arm, endpoint), "data", "images", tmp_path, m, type_="uri_folder")
     arm.table[("GET", "/data/images/versions", "All")] = (200, as_listed(arm.take()))
     arm.table[("GET", "/data/images/versions", "ArchivedOnly")] = (200, {"value": []})
     before = blobs(endpoint, container)
 
     ws = connect(arm, endpoint)
-    found, new = ws.register_folder("data", "images", tmp_path, m, type_="uri_folder")
+    done = register_folder(ws, "data", "images", tmp_path, m, type_="uri_folder")
+    found, new = done.version, done.new
 
     assert keys(arm.take()) == [
         ("GET", "/data/images/versions", "All"),
@@ -336,8 +339,8 @@ def test_same_content_again_uploads_nothing_and_puts_no_version(
     ]  # no PUT: the version with this digest is returned
     assert (found.version, new) == ("1", False)
     assert blobs(endpoint, container) == before  # same names, same etags: nothing written
-    assert ws.last_transfer is not None
-    assert ws.last_transfer.uploaded_files == ws.last_transfer.copied_files == 0
+    assert done.transfer is not None
+    assert done.transfer.uploaded_files == done.transfer.copied_files == 0
 
 
 def test_changed_content_is_the_next_version_and_copies_known_files(
@@ -346,7 +349,7 @@ def test_changed_content_is_the_next_version_and_copies_known_files(
     m1 = folder(tmp_path / "v1", FILES)
     arm.table[("GET", "/data/images/versions", "All")] = (200, {"value": []})
     arm.table[("PUT", "/data/images/versions/1", None)] = created
-    connect(arm, endpoint).register_folder("data", "images", tmp_path / "v1", m1,
+    register_folder(connect(arm, endpoint), "data", "images", tmp_path / "v1", m1,
                                            type_="uri_folder")  # fmt: skip
     arm.table[("GET", "/data/images/versions", "All")] = (200, as_listed(arm.take()))
     arm.table[("GET", "/data/images/versions", "ArchivedOnly")] = (200, {"value": []})
@@ -354,7 +357,8 @@ def test_changed_content_is_the_next_version_and_copies_known_files(
     m2 = folder(tmp_path / "v2", {**FILES, "a.txt": b"alpha, edited\n"})
 
     ws = connect(arm, endpoint)
-    found, new = ws.register_folder("data", "images", tmp_path / "v2", m2, type_="uri_folder")
+    done = register_folder(ws, "data", "images", tmp_path / "v2", m2, type_="uri_folder")
+    found, new = done.version, done.new
 
     calls = arm.take()
     assert keys(calls) == [
@@ -369,7 +373,7 @@ def test_changed_content_is_the_next_version_and_copies_known_files(
         f"azureml://datastores/mlstack/paths/LocalUpload/{hexdigest}/images/"
     )
     assert (found.version, new) == ("2", True)
-    report = ws.last_transfer
+    report = done.transfer
     assert report is not None
     assert (report.uploaded_files, report.copied_files) == (1, 2)  # unchanged files: server-side
 
@@ -386,9 +390,10 @@ def test_a_conflicting_put_moves_to_the_next_version(
     )  # fmt: skip
     arm.table[("PUT", "/data/images/versions/2", None)] = created
 
-    found, new = connect(arm, endpoint).register_folder(
-        "data", "images", tmp_path, m, type_="uri_folder"
+    done = register_folder(
+        connect(arm, endpoint), "data", "images", tmp_path, m, type_="uri_folder"
     )
+    found, new = done.version, done.new
 
     assert [k for k in keys(arm.take()) if k[0] == "PUT"] == [
         ("PUT", "/data/images/versions/1", None),
@@ -518,7 +523,7 @@ def test_a_sas_datastore_is_written_with_the_token_from_list_secrets(
     m = folder(tmp_path, FILES)
     ws = connect(arm, endpoint)
 
-    ws.register_folder("data", "images", tmp_path, m, type_="uri_folder")
+    register_folder(ws, "data", "images", tmp_path, m, type_="uri_folder")
 
     assert ws.store.auth == "sas"
     assert sas not in repr(ws.store)
@@ -537,10 +542,11 @@ def test_register_model_folder_puts_a_model_version_with_its_stage_and_propertie
     arm.table[("PUT", "/models/digits/versions/1", None)] = created
     ws = connect(arm, endpoint)
 
-    found, new = ws.register_folder(
+    done = register_folder(ws,
         "model", "digits", tmp_path, m, type_="custom_model", stage="Staging",
         properties={"metrics": {"accuracy": 0.97}, "framework": "sklearn"},
     )  # fmt: skip
+    found, new = done.version, done.new
 
     calls = arm.take()
     assert keys(calls) == [
