@@ -62,7 +62,10 @@ class Target:
         return {n: out["version"] for n, out in self.cli.outputs()[section].items()}
 
     def blobs(self) -> dict[str, str]:
+        """Asset content in the datastore container (none while the stack has not made it)."""
         client = self.endpoint.client().get_container_client(self.container)
+        if not client.exists():
+            return {}
         return {b.name: b.etag for b in client.list_blobs(name_starts_with="LocalUpload/")}
 
 
