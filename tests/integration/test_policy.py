@@ -154,6 +154,21 @@ def test_a_prod_stack_takes_models_by_promotion_with_pinned_lineage_only(
         assert "data digits-train:1 has no sha256 digest" in promoted.stdout
         assert "its lineage names no environment version" in promoted.stdout
         assert "model-gates" not in promoted.stdout  # test.accuracy 0.97 passes its 0.95
+
+        # A version trained on pinned inputs, as train.py records them, passes every policy.
+        pinned = {
+            "data": [{"name": "digits-train", "version": "1", "digest": version.digest,
+                      "role": "train"}],
+            "environment": {"name": "digits-env", "version": "1", "digest": version.digest},
+            "code": {"revision": "fixture"}, "parameters": {"epochs": 1, "seed": 42},
+        }  # fmt: skip
+        (source.cwd / "outputs" / MODEL / "lineage.json").write_text(json.dumps(pinned))
+        source.run("up", "--yes")
+        second = LocalWorkspace.open(azurite_home, source.stack).models.get(MODEL, "2")
+        pin = pin.replace("'1'", "'2'").replace(version.digest, second.digest)
+        _stack_file(prod).write_text(f"config:\n  mlstack:policy: prod\n{tags}{pin}")
+        clean = prod.run("preview", *PACK)
+        assert "mlstack@v0.1.0" in clean.stdout and _violations(clean.stdout) == []
     finally:
         prod.run("stack", "rm", "--yes", "--force", prod.stack, check=False)
         source.run("destroy", "--yes", check=False)
