@@ -17,16 +17,16 @@ MODEL := digits-cnn
 TRAIN_ARGS := --stack $(STACK) --model $(MODEL) --environment digits-env@latest \
 	--train digits-train@latest --val digits-val@latest --test digits-test@latest
 
-.PHONY: help setup venv pulumi azurite demo test lint bench clean
+.PHONY: help setup venv policy-pack pulumi azurite demo test lint bench clean
 
 help:
 	@echo "make demo   run the local lifecycle (sets everything up first)"
 	@echo "make test   run every test (unit + integration with the real pulumi CLI and Azurite)"
 	@echo "make lint   ruff + mypy --strict"
 	@echo "make bench  benchmarks (not part of the tests)"
-	@echo "make setup  install the toolchain only: venv (uv), pulumi CLI (Go), Azurite (npm)"
+	@echo "make setup  install the toolchain only: venvs (uv), pulumi CLI (Go), Azurite (npm)"
 
-setup: venv pulumi azurite
+setup: venv policy-pack pulumi azurite
 
 $(UV):
 	python3 -m venv .tools/uv
@@ -34,6 +34,10 @@ $(UV):
 
 venv: $(UV)
 	$(UV) sync --locked --quiet
+
+# The policy pack's own environment (policy/uv.lock -> policy/.venv), apart from the project's.
+policy-pack: $(UV)
+	$(UV) sync --locked --quiet --project policy
 
 pulumi:
 	@bash tools/pulumi/build.sh
@@ -65,8 +69,8 @@ test: setup
 	.venv/bin/pytest
 
 lint: venv
-	.venv/bin/ruff check src tests training bench
-	.venv/bin/ruff format --check src tests training bench
+	.venv/bin/ruff check src tests training bench policy
+	.venv/bin/ruff format --check src tests training bench policy
 	.venv/bin/mypy
 
 # The issue's size is 70,000 files: a full run takes about two hours on 2 cores because

@@ -90,6 +90,10 @@ def _promoted(
         ctx.problems.append(Problem(stack_file(ctx.config.stack), field, str(error)))
         return None
     model = PromotedModelInputs if kind == "model" else PromotedDataInputs
+    if kind == "model":  # what the source recorded, for the policy pack's lineage and gates
+        shown = ("metrics", "lineage")
+        metadata = {**metadata, "properties": {k: found.properties[k] for k in shown
+                                               if k in found.properties}}  # fmt: skip
     inputs = model(
         **ctx.base(name), type=found.type, source_stack=promotion.source,
         source_version=promotion.version, source_workspace=source_locator,
@@ -166,9 +170,15 @@ def _model_inputs(
     return ModelInputs(
         **ctx.base(spec.name), type=spec.type, source=str(spec.path), spec=str(spec.file),
         digest=content.digest, files=content.files, bytes=content.bytes,
-        properties=properties, metrics_change=change, description=spec.description,
-        tags=spec.tags, stage=spec.stage or "", version_pin=spec.version or "",
+        properties=properties, gates=gates_of(spec), metrics_change=change,
+        description=spec.description, tags=spec.tags, stage=spec.stage or "",
+        version_pin=spec.version or "",
     )  # fmt: skip
+
+
+def gates_of(spec: ModelSpec) -> dict[str, float]:
+    """The spec's gates as its YAML declares them, for the inputs (the policy pack checks them)."""
+    return {gate.property_key: gate.value for gate in spec.gates}
 
 
 def _artefact_or_hold(ctx: PlanContext, spec: ModelSpec) -> tuple[Artefact | None, str]:
@@ -196,7 +206,8 @@ def _plan_promoted_model(
 ) -> list[Planned]:
     source = f"{promotion.source}:{promotion.version}"
     metadata = {"description": spec.description, "tags": spec.tags, "stage": spec.stage or "",
-                "spec": str(spec.file), "metrics_change": f"promoted from {source}"}  # fmt: skip
+                "spec": str(spec.file), "metrics_change": f"promoted from {source}",
+                "gates": gates_of(spec)}  # fmt: skip
     item = _promoted(ctx, "model", spec.name, promotion, metadata)
     if item is None:
         return []

@@ -1,8 +1,8 @@
 """Drive the real pulumi CLI on a throwaway copy of the project.
 
-The copy shares the repo's venv and toolchain (symlinks) and the session's Azurite home,
-but has its own state backend and stack files, so tests never touch the developer's
-stacks and can run in parallel with a `make demo`.
+The copy shares the repo's venv, toolchain and policy pack (symlinks) and the session's
+Azurite home, but has its own state backend and stack files, so tests never touch the
+developer's stacks and can run in parallel with a `make demo`.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def make_project_copy(root: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(root / name, dest / name)
-    for name in (".venv", ".tools"):
+    for name in (".venv", ".tools", "policy"):  # policy: the pack, with its own .venv
         (dest / name).symlink_to(root / name)
     (dest / "stacks").mkdir()
     return dest

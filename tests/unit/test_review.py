@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mlstack.cli import review as cli_review
+from mlstack.errors import MlstackError
 from mlstack.project import Project
 from mlstack.review import UNKNOWN, MetricDelta, StackReview, metric_deltas, summarise
 from mlstack.review_markdown import count_line, render_markdown
@@ -223,6 +224,7 @@ def fake_pulumi(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def project_with(tmp_path: Path, target: str) -> Project:
     (tmp_path / "stacks").mkdir(parents=True)
+    (tmp_path / "policy" / ".venv").mkdir(parents=True)  # the pack's environment (make setup)
     (tmp_path / "stacks" / "Pulumi.s.yaml").write_text(f"config:\n  mlstack:target: {target}\n")
     return Project(tmp_path)
 
@@ -267,3 +269,39 @@ def test_promoted_data_is_a_data_version_not_infrastructure() -> None:
     assert (asset.name, asset.new_version, asset.summary) == (
         "digits-val", True, "promoted from local:2",
     )  # fmt: skip
+
+
+def test_the_preview_runs_the_policy_pack_and_puts_its_violations_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = project_with(tmp_path, "local")
+    failed = preview()
+    failed["diagnostics"] = [{"severity": "error", "message": "error: preview failed\n"}]
+    seen: dict[str, Any] = {}
+
+    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        seen.update(command=command, env=kwargs["env"])
+        pack = command.index("--policy-pack")
+        assert command[pack + 1] == str(project.root / "policy")
+        log = Path(command[command.index("--event-log") + 1])
+        event = {"policyName": "required-tags", "enforcementLevel": "mandatory",
+                 "message": "Tags are required.\nWorkspace 'platform-workspace' lacks the tag "
+                            "cost-center. Fix: add it."}  # fmt: skip
+        log.write_text(json.dumps({"sequence": 1, "policyEvent": event}) + "\n")
+        return subprocess.CompletedProcess(command, 255, json.dumps(failed), "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    review = summarise("s", cli_review.run_preview(project, "s"))
+    assert seen["env"]["PULUMI_DEBUG_COMMANDS"] == "true"  # what --event-log needs
+    assert review.problems == (
+        "policy required-tags (mandatory): Tags are required. — Workspace 'platform-workspace' "
+        "lacks the tag cost-center. Fix: add it.",
+        "preview failed",
+    )
+
+
+def test_without_the_packs_environment_review_says_to_run_setup(tmp_path: Path) -> None:
+    project = project_with(tmp_path, "local")
+    (project.root / "policy" / ".venv").rmdir()
+    with pytest.raises(MlstackError, match="run `make setup`"):
+        cli_review.run_preview(project, "s")

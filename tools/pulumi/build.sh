@@ -17,6 +17,24 @@ ln -sfn "$host" "$bin/pulumi-resource-pulumi-python"
 
 reports() { [ -x "$1" ] && [ "$("$1" version 2>/dev/null)" = "$version" ]; }
 
+# The runtime of Python policy packs (policy-host/main.go says why the python host cannot run
+# them): ours too, whichever pulumi runs. Cached by a digest of its source, so an edit rebuilds it.
+policy_host() {
+  local key dest
+  key=$(cat "$here/policy-host/main.go" "$here/go.sum" | sha256sum | cut -c1-16)
+  dest="$cache/pulumi-language-python-policy-$key"
+  if [ ! -x "$dest" ]; then
+    command -v go >/dev/null || { echo "error: Go >= 1.25 is needed to build the policy-pack host: install it" >&2; exit 1; }
+    echo "building the Python policy-pack host into $cache"
+    mkdir -p "$cache"
+    (cd "$here" && go build -mod=readonly -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+      -o "$dest.tmp" ./policy-host && mv "$dest.tmp" "$dest")
+  fi
+  ln -sfn "$dest" "$bin/pulumi-language-python-policy"
+}
+policy_host
+
 # 1. A pinned pulumi on PATH (outside .tools/bin) serves as it is.
 if onpath=$(PATH=$(echo "$PATH" | tr ':' '\n' | grep -vx "$bin" | paste -sd:) command -v pulumi) \
    && reports "$onpath"; then

@@ -8,7 +8,9 @@ checkout may not have, so CI names its stacks explicitly.
 Local stacks run with the offline environment (``mlstack shell-env``); azure stacks with the
 user's own (backend login, Azure credentials), only with the project's pulumi first on
 PATH. A failed preview still prints JSON with its diagnostics: it becomes the stack's
-problems in the comment, and the command exits 1 after writing the whole comment.
+problems in the comment, and the command exits 1 after writing the whole comment. Every
+preview runs the policy pack in ``policy/`` (:mod:`mlstack.cli.guardrails`), and its
+violations are among those diagnostics.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from mlstack.cli.guardrails import policy_pack
 from mlstack.cli.stack import selected_stack
 from mlstack.config.naming import stack_file
 from mlstack.config.yamlfile import load_yaml
@@ -63,15 +66,25 @@ def preview_environment(project: Project, stack: str) -> dict[str, str]:
 
 
 def run_preview(project: Project, stack: str) -> dict[str, Any]:
+    """The preview with the policy pack, its violations first among the diagnostics."""
+    with policy_pack(project) as policies:
+        preview = _preview(project, stack, policies.args, policies.env)
+    preview["diagnostics"] = [*policies.violations, *(preview.get("diagnostics") or [])]
+    return preview
+
+
+def _preview(
+    project: Project, stack: str, flags: tuple[str, ...], extra_env: dict[str, str]
+) -> dict[str, Any]:
     """The preview JSON; a preview that printed none becomes one error diagnostic."""
-    env = preview_environment(project, stack)
+    env = {**preview_environment(project, stack), **extra_env}
     pulumi = shutil.which("pulumi", path=env["PATH"])
     if pulumi is None:
         raise MlstackError("no pulumi CLI found: run `make setup`")
     try:
         result = subprocess.run(
-            [pulumi, "preview", *PREVIEW_FLAGS, "--stack", stack], cwd=project.root, env=env,
-            capture_output=True, text=True, timeout=PREVIEW_TIMEOUT_S, check=False,
+            [pulumi, "preview", *PREVIEW_FLAGS, *flags, "--stack", stack], cwd=project.root,
+            env=env, capture_output=True, text=True, timeout=PREVIEW_TIMEOUT_S, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         return _failure(f"pulumi preview took longer than {PREVIEW_TIMEOUT_S}s and was stopped")

@@ -5,6 +5,7 @@ One component holds the whole estate, in dependency order:
     ResourceGroup
     ├── StorageAccount (StorageV2, TLS 1.2, no public blob access) ── BlobContainer
     ├── Vault (RBAC authorisation)
+    │   (both, like the workspace, off the public network when publicNetworkAccess: Disabled)
     ├── Log Analytics Workspace ── Application Insights (workspace-based)
     ├── Registry (ACR, no admin user)
     ├── ML Workspace (system-assigned identity; the four above wired by id)
@@ -92,6 +93,8 @@ class AzurePlatform(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             allow_blob_public_access=False,
             enable_https_traffic_only=True,
+            # Private with the workspace (prod): deployers reach it over private endpoints.
+            public_network_access=settings.public_network_access,
             opts=kept,
             **where,
         )
@@ -111,6 +114,7 @@ class AzurePlatform(pulumi.ComponentResource):
             "sku": {"family": keyvault.SkuFamily.A, "name": keyvault.SkuName.STANDARD},
             "enable_rbac_authorization": True,
             "enable_soft_delete": True,
+            "public_network_access": settings.public_network_access.lower(),
         }
         if settings.protect:
             vault["enable_purge_protection"] = True  # cannot be turned off once on

@@ -74,6 +74,11 @@ class Gate:
         """``<split>.<metric>``, as messages name the metric."""
         return f"{self.split}.{self.metric}"
 
+    @property
+    def property_key(self) -> str:
+        """``mlstack.<bound>.<split>.<metric>``, as the model YAML declares the gate."""
+        return f"mlstack.{self.bound}.{self.key}"
+
     def check(self, metrics: Mapping[str, Any]) -> str | None:
         """None if ``metrics`` (metrics.json) meets the gate, else why it does not.
 

@@ -126,6 +126,8 @@ class ModelInputs(FolderInputs):
     """The model YAML, named in errors about the artefact."""
     properties: dict[str, Any] = Field(default_factory=dict)
     """Metrics and lineage as the preview shows them (registration re-reads the folder)."""
+    gates: dict[str, float] = Field(default_factory=dict)
+    """The model YAML's gates (``mlstack.min.test.accuracy: 0.95``), for the policy pack."""
     metrics_change: str = ""
     stage: str = ""
 
@@ -178,6 +180,10 @@ class PromotedModelInputs(PromotedInputs):
     metadata_keys: ClassVar[tuple[str, ...]] = ("description", "tags", "stage")
 
     spec: str = ""
+    properties: dict[str, Any] = Field(default_factory=dict)
+    """The source version's metrics and lineage, as the policy pack checks them."""
+    gates: dict[str, float] = Field(default_factory=dict)
+    """The model YAML's gates, as on :class:`ModelInputs`."""
     metrics_change: str = ""
     stage: str = ""
 

@@ -31,6 +31,7 @@ from mlstack.config.naming import (
     stack_file,
     stack_problem,
 )
+from mlstack.config.policy import Enforcement, PolicySettings, Profile, enforcement_problem
 from mlstack.config.yamlfile import load_yaml
 from mlstack.errors import ConfigError, Problem
 
@@ -93,11 +94,23 @@ class StackConfig(BaseModel):
     promotions: Promotions = Field(default_factory=Promotions)
     # "promotion": models enter this stack only through `mlstack promote` (production).
     model_source: Literal["artefact", "promotion"] = "artefact"
+    # Guardrails checked by the policy pack in policy/ (see config.policy).
+    policy: Profile = "standard"
+    policy_enforcement: dict[str, Enforcement] = Field(default_factory=dict)
+    policy_settings: PolicySettings = Field(default_factory=PolicySettings)
 
     @field_validator("stack")
     @classmethod
     def _stack_name(cls, value: str) -> str:
         problem = stack_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("policy_enforcement")
+    @classmethod
+    def _policy_names(cls, value: dict[str, Enforcement]) -> dict[str, Enforcement]:
+        problem = enforcement_problem(dict(value))
         if problem:
             raise ValueError(problem)
         return value
