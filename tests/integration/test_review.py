@@ -126,7 +126,14 @@ def test_review_follows_the_preview(
         for s in replaced
     }
     assert {row[2].strip("`") for row in flagged} == names
-    assert all(row[0] == "**replace**" and "`container`" in row[3] for row in flagged)
+    # The workspace names its container; each asset names the workspace (its locator) it
+    # lives in, which the new container changes.
+    workspace_name = next(
+        s["urn"].rsplit("::", 1)[1] for s in replaced if _type(s) == WORKSPACE_TYPE
+    )
+    for row in flagged:
+        reason = "`container`" if row[2].strip("`") == workspace_name else "`workspace`"
+        assert row[0] == "**replace**" and reason in row[3], row
 
 
 def test_a_failed_preview_is_reported_with_its_problems(pulumi: Pulumi, tmp_path: Path) -> None:
