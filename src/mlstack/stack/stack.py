@@ -109,18 +109,21 @@ class Stack:
         return Backend(self.project, environment(self.project, self.target))
 
     def outputs(self) -> dict[str, Any]:
-        """The stack's outputs, secrets decrypted."""
-        return self.backend.outputs(self.name)
+        """The stack's outputs, secrets decrypted; every deployed mlstack stack has some."""
+        outputs = self.backend.outputs(self.name)
+        if not outputs:
+            raise StackError(self.name, f"stack {self.name!r} has no outputs: it was never "
+                             f"deployed; run `pulumi up -s {self.name}` first")  # fmt: skip
+        return outputs
 
     def output(self, key: str) -> Any:
         """One output; an error that says to deploy when the stack has none of that name."""
         outputs = self.outputs()
         if key not in outputs:
-            state = "has no outputs: it was never deployed" if not outputs else (
-                f"has no output {key!r} (outputs: {', '.join(sorted(outputs))})"
+            raise StackError(
+                self.name, f"stack {self.name!r} has no output {key!r} (outputs: "
+                f"{', '.join(sorted(outputs))}): run `pulumi up -s {self.name}` first",
             )  # fmt: skip
-            raise StackError(self.name, f"stack {self.name!r} {state}; run `pulumi up -s "
-                             f"{self.name}` first")  # fmt: skip
         return outputs[key]
 
     def preview_json(self) -> dict[str, Any]:

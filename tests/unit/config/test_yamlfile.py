@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from mlstack.cli.review import stack_target
 from mlstack.config.assets import load_data_specs
 from mlstack.config.compute import load_compute_specs
 from mlstack.config.endpoints import load_endpoint_specs
@@ -21,6 +20,7 @@ from mlstack.errors import ConfigError, Problem
 from mlstack.jobs.spec import load_spec
 from mlstack.project import Project
 from mlstack.promotion import promote
+from mlstack.stack import Stack
 
 REPO = Path(__file__).resolve().parents[3]
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
@@ -164,7 +164,7 @@ def test_promotion_and_review_read_stack_files_through_the_check(tmp_path: Path)
     project = Project(tmp_path)
     for read in (
         lambda: promote(project, "m", source="a", target="b"),
-        lambda: stack_target(project, "b"),
+        lambda: Stack(project, "b").target,
     ):
         (found,) = problems(read)
         assert (found.file, found.field) == ("stacks/Pulumi.b.yaml", "config")

@@ -145,7 +145,7 @@ def test_a_stack_never_deployed_says_so(project: Project) -> None:
         _stack(project, "s").outputs()
     _deploy(project, "empty", {})
     with pytest.raises(StackError, match=r"'empty' has no outputs: it was never deployed; run"):
-        _stack(project, "empty").output("endpoints")
+        _stack(project, "empty").outputs()
 
 
 def test_a_wrong_passphrase_says_which_variable(
