@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,10 @@ class Backend:
             raise ToolchainError(
                 f"the pulumi CLI at {cli} is refused by the Automation API ({error}): run "
                 "`make setup` to build the pinned version with its version stamp"
+            ) from None
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise ToolchainError(
+                f"the pulumi CLI at {cli} does not run ({error}): run `make setup`"
             ) from None
 
     def selected(self) -> str | None:

@@ -195,6 +195,11 @@ def test_the_cli_must_carry_a_version_the_automation_api_accepts(
     env = {**os.environ, "PATH": str(tmp_path / "unstamped" / "bin")}
     with pytest.raises(ToolchainError, match=r"refused by the Automation API .*`make setup`"):
         Backend(project, env).workspace()
+    broken = tmp_path / "broken" / "bin"
+    _fake_cli(broken, "v3.0.0")
+    (broken / "pulumi").write_text("#!/bin/sh\nexit 3\n")
+    with pytest.raises(ToolchainError, match=r"pulumi CLI at .* does not run .*`make setup`"):
+        Backend(project, {**os.environ, "PATH": str(broken)}).workspace()
     with pytest.raises(ToolchainError, match=r"no pulumi CLI found: run `make setup`"):
         Backend(project, {"PATH": str(tmp_path / "empty")}).workspace()
     # The project's own build is accepted.
