@@ -1,8 +1,7 @@
 """The Stack object on a real file backend under tmp, through the real Automation API.
 
-No program runs: stacks are made with ``pulumi stack init`` and given outputs with
-``pulumi stack import`` (secrets encrypted by the stack's own passphrase provider), so
-each test costs a few CLI calls.
+No program runs: stacks get their outputs from ``tests.support.stacks.deploy``, so each
+test costs a few CLI calls.
 """
 
 from __future__ import annotations
@@ -11,16 +10,15 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pulumi import automation as auto
 
 from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.errors import ConfigError, NotFoundError, StackError, ToolchainError
-from mlstack.project import HOME_ENV, Project
+from mlstack.project import Project
 from mlstack.stack import Stack, open_stack
 from mlstack.stack.backend import Backend, environment
+from tests.support.stacks import automation, deploy, secret
 
 REPO = Path(__file__).resolve().parents[3]
 LOCAL = "config:\n  mlstack:target: local\n  mlstack:description: unit stack\n"
@@ -36,46 +34,13 @@ config:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """A project of its own: the repo's toolchain, a home (and so a state backend) in tmp."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "Pulumi.yaml").write_text("name: unit\nruntime: python\nstackConfigDir: stacks\n")
-    (root / ".tools").symlink_to(REPO / ".tools")
-    (root / "stacks").mkdir()
-    for variable in ("PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_CONFIG_PASSPHRASE"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
-    project = Project(root)
-    (project.home / "state").mkdir(parents=True)
-    return project
+def project(stack_project: Project) -> Project:
+    return stack_project
 
 
 def _stack(project: Project, name: str, config: str = LOCAL) -> Stack:
     (project.root / "stacks" / f"Pulumi.{name}.yaml").write_text(config)
     return Stack(project, name)
-
-
-def _workspace(project: Project) -> auto.LocalWorkspace:
-    return Backend(project, environment(project, "local")).workspace()
-
-
-def _deploy(project: Project, name: str, outputs: dict[str, Any]) -> None:
-    """``name`` in the backend, holding ``outputs`` as if ``pulumi up`` had exported them."""
-    ws = _workspace(project)
-    ws.create_stack(name)
-    state = ws.export_stack(name)
-    urn = f"urn:pulumi:{name}::unit::pulumi:pulumi:Stack::unit-{name}"
-    state.deployment["resources"] = [
-        {"urn": urn, "custom": False, "type": "pulumi:pulumi:Stack", "outputs": outputs}
-    ]
-    ws.import_stack(name, state)
-
-
-def _secret(value: str) -> dict[str, str]:
-    """A secret as a deployment carries it before encryption."""
-    return {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-            "plaintext": json.dumps(value)}  # fmt: skip
 
 
 def test_config_comes_from_the_stack_file(project: Project) -> None:
@@ -112,16 +77,16 @@ def test_the_workspace_of_a_stack_never_brought_up(project: Project) -> None:
 def test_the_selected_stack_is_the_one_pulumi_selected(project: Project) -> None:
     with pytest.raises(StackError, match=r"no stack is selected: pass -s STACK"):
         open_stack(None, project)
-    _deploy(project, "first", {})
-    _deploy(project, "second", {})  # `stack init` selects the stack it makes
+    deploy(project, "first", {})
+    deploy(project, "second", {})  # `stack init` selects the stack it makes
     assert open_stack(None, project).name == "second"
     assert open_stack("first", project).name == "first"
 
 
 def test_outputs_with_secrets_decrypted_and_nothing_selected(project: Project) -> None:
-    endpoint = {"scoring_uri": "http://127.0.0.1:9/score", "primary_key": _secret("k-1")}
-    _deploy(project, "s", {"endpoints": {"digits": endpoint}, "workspace": "mlw-s"})
-    _deploy(project, "other", {})
+    endpoint = {"scoring_uri": "http://127.0.0.1:9/score", "primary_key": secret("k-1")}
+    deploy(project, "s", {"endpoints": {"digits": endpoint}, "workspace": "mlw-s"})
+    deploy(project, "other", {})
     stack = _stack(project, "s")
 
     assert stack.output("endpoints") == {
@@ -131,7 +96,7 @@ def test_outputs_with_secrets_decrypted_and_nothing_selected(project: Project) -
     # Reading a stack never selects it (`auto.Stack.select` would).
     assert open_stack(None, project).name == "other"
     # The state holds the key encrypted, never in plaintext.
-    state = json.dumps(_workspace(project).export_stack("s").deployment)
+    state = json.dumps(automation(project).export_stack("s").deployment)
     assert "k-1" in state  # export --show-secrets decrypts …
     stored = next((project.home / "state").rglob("s.json")).read_text()
     assert "k-1" not in stored and "ciphertext" in stored  # … the file on disk does not
@@ -143,7 +108,7 @@ def test_outputs_with_secrets_decrypted_and_nothing_selected(project: Project) -
 def test_a_stack_never_deployed_says_so(project: Project) -> None:
     with pytest.raises(StackError, match=r"never deployed; run `pulumi stack init s` and "):
         _stack(project, "s").outputs()
-    _deploy(project, "empty", {})
+    deploy(project, "empty", {})
     with pytest.raises(StackError, match=r"'empty' has no outputs: it was never deployed; run"):
         _stack(project, "empty").outputs()
 
@@ -151,7 +116,7 @@ def test_a_stack_never_deployed_says_so(project: Project) -> None:
 def test_a_wrong_passphrase_says_which_variable(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _deploy(project, "s", {"key": _secret("k")})
+    deploy(project, "s", {"key": secret("k")})
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "not-the-passphrase")
     with pytest.raises(StackError, match=r"set PULUMI_CONFIG_PASSPHRASE to its passphrase"):
         _stack(project, "s").outputs()
