@@ -13,7 +13,7 @@ from mlstack.project import Project
 from mlstack.services.azurite import Azurite, ServiceState, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.stacks"]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,10 @@
     ├── ConfigError                  bad input; carries every Problem found, all at once
     ├── ServiceError                 a local service (Azurite) is missing, stopped or blocked
     ├── ToolchainError               a required tool (node, pulumi) is absent or the wrong version
+    ├── StackError                   a stack cannot be read: no stack file, its backend is
+    │                                unreachable or not logged in, or it was never deployed
+    ├── PromotionError               a version may not be promoted: archived, below a gate,
+    │                                content not matching its digest, or an unsupported route
     └── WorkspaceError               the workspace refused an operation, as Azure ML would
         ├── NotFoundError            no such workspace, asset or version
         └── ImmutableError           a write-once field of an existing version was changed
@@ -49,6 +53,23 @@ class ServiceError(MlstackError):
 
 class ToolchainError(MlstackError):
     """A tool mlstack drives is missing or has the wrong version."""
+
+
+class StackError(MlstackError):
+    """A stack of the project cannot be read; ``stack`` names it."""
+
+    def __init__(self, stack: str, message: str) -> None:
+        self.stack = stack
+        super().__init__(message)
+
+
+class PromotionError(MlstackError):
+    """A version may not be promoted from ``source`` into ``target``; nothing was pinned."""
+
+    def __init__(self, source: str, target: str, message: str) -> None:
+        self.source = source
+        self.target = target
+        super().__init__(message)
 
 
 class WorkspaceError(MlstackError):

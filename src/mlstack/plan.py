@@ -25,7 +25,7 @@ from mlstack.config.resources import (
     PromotedModelInputs,
     ResourceInputs,
 )
-from mlstack.config.stack import Promotion, StackConfig, read_stack_config, stack_file
+from mlstack.config.stack import Promotion, StackConfig, stack_file
 from mlstack.content.artefact import Artefact, metric, read_artefact
 from mlstack.content.hashcache import HashCache
 from mlstack.content.manifest import Manifest
@@ -34,7 +34,8 @@ from mlstack.errors import ConfigError, MlstackError, NotFoundError, Problem
 from mlstack.project import Project
 from mlstack.providers.endpoint import observed_health
 from mlstack.providers.promoted import source_version
-from mlstack.workspace import Workspace, open_workspace
+from mlstack.stack import Stack
+from mlstack.workspace import Workspace
 from mlstack.workspace.asset import AssetVersion
 
 HEADLINE_METRIC = "test.accuracy"  # shown in reviews when a model declares no gate
@@ -80,8 +81,9 @@ def _promoted(
     """The inputs of a promoted version, checked against its source already at preview."""
     field = f"mlstack:promotions.{'models' if kind == 'model' else 'data'}.{name}"
     try:
-        source_locator = read_stack_config(ctx.project.root, promotion.source).locator
-        source = open_workspace(source_locator, ctx.project)
+        source_stack = Stack(ctx.project, promotion.source)
+        source_locator = source_stack.locator  # as the resource records it
+        source = source_stack.workspace()
         found = source_version(
             source, kind, name, source_stack=promotion.source, version=promotion.version,
             digest=promotion.digest,

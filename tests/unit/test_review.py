@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pulumi.automation import CommandResult
+from pulumi.automation.errors import create_command_error
 
 from mlstack.cli import review as cli_review
-from mlstack.errors import MlstackError
 from mlstack.project import Project
 from mlstack.review import UNKNOWN, MetricDelta, StackReview, metric_deltas, summarise
 from mlstack.review_markdown import count_line, render_markdown
+from mlstack.stack import Stack
+from mlstack.stack.backend import Backend
 
 DYN = "pulumi-python:dynamic/mlstack"
 PARENT = "mlstack:local:Platform$"
@@ -209,51 +212,68 @@ def test_count_line_for_one_change() -> None:
 # ---------------------------------------------------------------- CLI
 
 
-def fake_run(stdout: str, returncode: int, stderr: str = "") -> Any:
-    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        assert command[:2] == ["/fake/pulumi", "preview"] and "--json" in command
-        return subprocess.CompletedProcess(command, returncode, stdout, stderr)
+class FakeCli:
+    """The Automation API's CLI runner, answering ``pulumi preview --json`` as told."""
 
-    return run
+    def __init__(self, stdout: str, code: int, stderr: str = "") -> None:
+        self.stdout, self.code, self.stderr = stdout, code, stderr
+
+    def run(
+        self, args: list[str], cwd: str, env: Any, on_output: Any = None, on_error: Any = None
+    ) -> CommandResult:
+        assert args[0] == "preview" and "--json" in args and "--skip-plugin-pre-install" in args
+        for line in self.stdout.splitlines():
+            on_output(line)
+        for line in self.stderr.splitlines():
+            on_error(line)
+        result = CommandResult(self.stdout, self.stderr, self.code)
+        if self.code:
+            raise create_command_error(result)
+        return result
 
 
-@pytest.fixture(autouse=True)
-def fake_pulumi(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_review.shutil, "which", lambda *_a, **_k: "/fake/pulumi")
+def fake_cli(monkeypatch: pytest.MonkeyPatch, stdout: str, code: int, stderr: str = "") -> None:
+    workspace = SimpleNamespace(pulumi_command=FakeCli(stdout, code, stderr), work_dir=".")
+    monkeypatch.setattr(Backend, "workspace", lambda self: workspace)
 
 
-def project_with(tmp_path: Path, target: str) -> Project:
+def stack_in(tmp_path: Path, stack_file: str = "config:\n  mlstack:target: local\n") -> Stack:
     (tmp_path / "stacks").mkdir(parents=True)
     (tmp_path / "policy" / ".venv").mkdir(parents=True)  # the pack's environment (make setup)
-    (tmp_path / "stacks" / "Pulumi.s.yaml").write_text(f"config:\n  mlstack:target: {target}\n")
-    return Project(tmp_path)
-
-
-def test_local_stacks_preview_offline_and_azure_ones_with_the_users_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PULUMI_BACKEND_URL", "https://api.pulumi.com")
-    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
-    local = cli_review.preview_environment(project_with(tmp_path / "a", "local"), "s")
-    assert local["PULUMI_CONFIG_PASSPHRASE"]  # the offline settings
-    azure = cli_review.preview_environment(project_with(tmp_path / "b", "azure"), "s")
-    assert "PULUMI_CONFIG_PASSPHRASE" not in azure
-    assert azure["PATH"].startswith(str(tmp_path / "b" / ".tools" / "bin"))
+    (tmp_path / "stacks" / "Pulumi.s.yaml").write_text(stack_file)
+    return Stack(Project(tmp_path), "s")
 
 
 def test_a_preview_without_json_becomes_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subprocess, "run", fake_run("", 255, "error: no stack named 'x'"))
-    result = cli_review.run_preview(project_with(tmp_path, "local"), "x")
-    assert summarise("x", result).problems == ("no stack named 'x' (pulumi exited 255)",)
+    fake_cli(monkeypatch, "", 255, "error: no stack named 's'")
+    result = cli_review.run_preview(stack_in(tmp_path))
+    assert summarise("s", result).problems == ("no stack named 's' (pulumi exited 255)",)
 
 
 def test_a_non_zero_exit_without_error_diagnostics_is_still_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subprocess, "run", fake_run(json.dumps(preview()), 1, "killed"))
-    assert summarise("s", cli_review.run_preview(project_with(tmp_path, "local"), "s")).failed
+    fake_cli(monkeypatch, json.dumps(preview(), indent=4), 1, "killed")
+    review = summarise("s", cli_review.run_preview(stack_in(tmp_path)))
+    assert review.failed and review.problems == ("killed",)
+
+
+def test_a_failed_preview_keeps_its_own_diagnostics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said = {"severity": "error", "message": "error: 1 problem in the configuration"}
+    fake_cli(monkeypatch, json.dumps(preview(diagnostics=[said]), indent=4), 255, "exit")
+    review = summarise("s", cli_review.run_preview(stack_in(tmp_path)))
+    assert review.problems == ("1 problem in the configuration",)
+
+
+def test_a_stack_file_that_is_not_yaml_is_the_stacks_problem(tmp_path: Path) -> None:
+    """Reported in the comment like a failed preview, not a crash of the whole review."""
+    result = cli_review.run_preview(stack_in(tmp_path, "config: [unclosed\n"))
+    [problem] = summarise("s", result).problems
+    assert "stacks/Pulumi.s.yaml" in problem and "fix the YAML" in problem
 
 
 def test_promoted_data_is_a_data_version_not_infrastructure() -> None:
@@ -274,24 +294,28 @@ def test_promoted_data_is_a_data_version_not_infrastructure() -> None:
 def test_the_preview_runs_the_policy_pack_and_puts_its_violations_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = project_with(tmp_path, "local")
+    stack = stack_in(tmp_path)
     failed = preview()
     failed["diagnostics"] = [{"severity": "error", "message": "error: preview failed\n"}]
     seen: dict[str, Any] = {}
 
-    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        seen.update(command=command, env=kwargs["env"])
-        pack = command.index("--policy-pack")
-        assert command[pack + 1] == str(project.root / "policy")
-        log = Path(command[command.index("--event-log") + 1])
-        event = {"policyName": "required-tags", "enforcementLevel": "mandatory",
-                 "message": "Tags are required.\nWorkspace 'platform-workspace' lacks the tag "
-                            "cost-center. Fix: add it."}  # fmt: skip
-        log.write_text(json.dumps({"sequence": 1, "policyEvent": event}) + "\n")
-        return subprocess.CompletedProcess(command, 255, json.dumps(failed), "")
+    class PolicyCli(FakeCli):
+        def run(
+            self, args: list[str], cwd: str, env: Any, on_output: Any = None, on_error: Any = None
+        ) -> CommandResult:
+            seen.update(args=args, env=env)
+            pack = args.index("--policy-pack")
+            assert args[pack + 1] == str(tmp_path / "policy")
+            log = Path(args[args.index("--event-log") + 1])
+            event = {"policyName": "required-tags", "enforcementLevel": "mandatory",
+                     "message": "Tags are required.\nWorkspace 'platform-workspace' lacks the "
+                                "tag cost-center. Fix: add it."}  # fmt: skip
+            log.write_text(json.dumps({"sequence": 1, "policyEvent": event}) + "\n")
+            return super().run(args, cwd, env, on_output, on_error)
 
-    monkeypatch.setattr(subprocess, "run", run)
-    review = summarise("s", cli_review.run_preview(project, "s"))
+    workspace = SimpleNamespace(pulumi_command=PolicyCli(json.dumps(failed), 255), work_dir=".")
+    monkeypatch.setattr(Backend, "workspace", lambda self: workspace)
+    review = summarise("s", cli_review.run_preview(stack))
     assert seen["env"]["PULUMI_DEBUG_COMMANDS"] == "true"  # what --event-log needs
     assert review.problems == (
         "policy required-tags (mandatory): Tags are required. — Workspace 'platform-workspace' "
@@ -301,7 +325,7 @@ def test_the_preview_runs_the_policy_pack_and_puts_its_violations_first(
 
 
 def test_without_the_packs_environment_review_says_to_run_setup(tmp_path: Path) -> None:
-    project = project_with(tmp_path, "local")
-    (project.root / "policy" / ".venv").rmdir()
-    with pytest.raises(MlstackError, match="run `make setup`"):
-        cli_review.run_preview(project, "s")
+    stack = stack_in(tmp_path)
+    (tmp_path / "policy" / ".venv").rmdir()
+    [problem] = summarise("s", cli_review.run_preview(stack)).problems
+    assert "run `make setup`" in problem

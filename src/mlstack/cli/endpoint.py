@@ -7,9 +7,6 @@ shown only when asked for), so this works the same for any stack Pulumi can read
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mlstack.cli.lineage import StackOption
-from mlstack.cli.stack import selected_stack
 from mlstack.errors import MlstackError
-from mlstack.project import Project
-from mlstack.toolchain import offline_environment
+from mlstack.stack import open_stack
 
 endpoint_app = typer.Typer(help="Use a stack's online endpoints.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -31,21 +26,12 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 
 
 def endpoint_outputs(name: str, stack: str | None) -> dict[str, Any]:
-    """The endpoint's scoring URI, traffic and keys, read from the stack's outputs."""
-    project = Project.find()
-    stack = selected_stack(project, stack)
-    env = {**os.environ, **offline_environment(project)}
-    pulumi = shutil.which("pulumi", path=env["PATH"]) or "pulumi"
-    result = subprocess.run(
-        [pulumi, "stack", "output", "endpoints", "--show-secrets", "--json", "--stack", stack],
-        cwd=project.root, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise MlstackError(f"cannot read stack {stack!r}'s outputs: run `pulumi up -s {stack}`")
-    endpoints = json.loads(result.stdout or "{}")
+    """The endpoint's scoring URI, traffic and keys (decrypted), from the stack's outputs."""
+    opened = open_stack(stack)
+    endpoints = dict(opened.outputs().get("endpoints") or {})
     if name not in endpoints:
         known = ", ".join(sorted(endpoints)) or "none"
-        raise MlstackError(f"stack {stack!r} has no endpoint {name!r} (endpoints: {known})")
+        raise MlstackError(f"stack {opened.name!r} has no endpoint {name!r} (endpoints: {known})")
     return dict(endpoints[name])
 
 

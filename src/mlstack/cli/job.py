@@ -18,16 +18,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlstack.cli.stack import selected_stack
 from mlstack.config.stack import StackConfig
 from mlstack.errors import ConfigError, Problem
 from mlstack.jobs.record import FINAL, JobRecord, JobStore
 from mlstack.jobs.report import PLOT_FILE, jobs_table, plot_sweep, trials_table
 from mlstack.jobs.runner import LOG_FILE, run_command_job
 from mlstack.jobs.spec import JobSpec, load_spec
-from mlstack.jobs.submit import connect_workspace, run_azure_job, stack_config
+from mlstack.jobs.submit import connect_workspace, run_azure_job
 from mlstack.jobs.sweep import run_sweep_job
 from mlstack.project import Project
+from mlstack.stack import Stack, open_stack
 
 job_app = typer.Typer(help="Run command and sweep jobs (CLI v2 YAML) and inspect them.",
                       no_args_is_help=True)  # fmt: skip
@@ -57,10 +57,9 @@ def _outputs(pairs: list[str], source: Path) -> dict[str, Path]:
     return out
 
 
-def _store(stack: str | None) -> tuple[Project, str, JobStore]:
-    project = Project.find()
-    name = selected_stack(project, stack)
-    return project, name, JobStore.at(project.home, name)
+def _store(stack: str | None) -> tuple[Stack, JobStore]:
+    opened = open_stack(stack)
+    return opened, JobStore.at(opened.project.home, opened.name)
 
 
 @job_app.command("run")
@@ -78,9 +77,10 @@ def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
 ) -> None:  # fmt: skip
     """Run a job on the stack's compute: locally (inputs resolved and verified, logs
     streamed), or on the azure target as an Azure ML job pinned to exact versions."""
-    project, name, store = _store(stack)
+    opened, store = _store(stack)
+    project, name = opened.project, opened.name
     spec = load_spec(file)
-    config = stack_config(project.root, name)
+    config = opened.config
     if config.target == "azure":
         _run_on_azure(
             project, config, spec, output=output, seed=seed, wait=wait, output_format=output_format
@@ -153,7 +153,7 @@ def _print(record: JobRecord, store: JobStore, output_format: Format) -> None:
 @job_app.command("list")
 def list_command(stack: StackOption = None, output_format: FormatOption = Format.table) -> None:
     """Jobs and sweeps of the stack, newest first."""
-    _, _, store = _store(stack)
+    _, store = _store(stack)
     jobs = store.list()
     if output_format is Format.json:
         print(json.dumps([j.to_dict() for j in jobs], indent=2, sort_keys=True))
@@ -168,7 +168,7 @@ def show_command(
     output_format: FormatOption = Format.table,
 ) -> None:
     """One job: status, exact inputs, outputs, metrics; a sweep also lists its trials."""
-    _, _, store = _store(stack)
+    _, store = _store(stack)
     _print(store.get(job_id), store, output_format)
 
 
@@ -178,7 +178,7 @@ def logs_command(
     stack: StackOption = None,
 ) -> None:
     """Print a job's log (stdout and stderr of its command)."""
-    _, _, store = _store(stack)
+    _, store = _store(stack)
     record = store.get(job_id)
     log = Path(record.workdir) / LOG_FILE
     if not log.is_file():

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlstack.cli.stack import stack_workspace
+from mlstack.stack import open_stack
 from mlstack.workspace.asset import AssetRef, AssetVersion
 
 console = Console(highlight=False)
@@ -86,7 +86,7 @@ def lineage_command(
     output: FormatOption = Format.table,
 ) -> None:
     """Print a model version's audit trail: data versions, environment, code revision."""
-    _, ws = stack_workspace(stack)
+    ws = open_stack(stack).workspace()
     ref = AssetRef.parse(model)
     record = lineage_record(ws.models.get(ref.name, ref.version))
     if output is Format.json:

@@ -41,7 +41,6 @@ __all__ = [
     "Promotions",
     "StackConfig",
     "load_stack_config",
-    "read_stack_config",
     "stack_file",
     "stack_values",
 ]
@@ -177,8 +176,8 @@ def load_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
 def stack_values(root: Path, stack: str) -> dict[str, Any]:
     """The stack file's ``mlstack:`` keys, prefix removed (``{}`` when there is no file).
 
-    For tools beside ``pulumi`` (the CLI, job submission) that need a stack's settings
-    without running the program.
+    Read by :class:`mlstack.stack.Stack` alone, the one way the CLI, promotion and
+    planning open a stack without running the program.
     """
     path = root / stack_file(stack)
     try:
@@ -193,8 +192,3 @@ def stack_values(root: Path, stack: str) -> dict[str, Any]:
         return {}
     prefix = f"{NAMESPACE}:"
     return {k.removeprefix(prefix): v for k, v in config.items() if str(k).startswith(prefix)}
-
-
-def read_stack_config(root: Path, stack: str) -> StackConfig:
-    """The validated settings of ``stacks/Pulumi.<stack>.yaml`` (no file: the local target)."""
-    return load_stack_config(stack, stack_values(root, stack))

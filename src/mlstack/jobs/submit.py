@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlstack.config.stack import StackConfig, read_stack_config
+from mlstack.config.stack import StackConfig
 from mlstack.content.retry import JOB_POLLS, RetryPolicy, poll_until
 from mlstack.errors import WorkspaceError
 from mlstack.jobs.azure import Pinned, PinResolver, pinned_job, rest_body
@@ -37,17 +37,11 @@ from mlstack.workspace.azure_registry import service_errors, service_message
 from mlstack.workspace.open import open_service
 from mlstack.workspace.protocol import AssetRegistry, ServiceWorkspace
 
-__all__ = ["INTERRUPTED", "connect_workspace", "run_azure_job", "stack_config", "watch"]
+__all__ = ["INTERRUPTED", "connect_workspace", "run_azure_job", "watch"]
 
 Echo = Callable[[str], None]
 INTERRUPTED = "Interrupted"
 """Not a service status: polling stopped (Ctrl-C) while the job went on running."""
-
-
-def stack_config(root: Path, stack: str) -> StackConfig:
-    """The stack's settings from ``stacks/Pulumi.<stack>.yaml``; a stack without a file is
-    the local target (as every command that only needs the local workspace assumes)."""
-    return read_stack_config(root, stack)
 
 
 def connect_workspace(config: StackConfig) -> ServiceWorkspace:

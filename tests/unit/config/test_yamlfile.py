@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
-from mlstack.cli.review import stack_target
 from mlstack.config.assets import load_data_specs
 from mlstack.config.compute import load_compute_specs
 from mlstack.config.endpoints import load_endpoint_specs
 from mlstack.config.environments import load_environment_specs
 from mlstack.config.models import load_model_specs
-from mlstack.config.stack import read_stack_config, stack_values
+from mlstack.config.stack import stack_values
 from mlstack.config.yamlfile import DuplicateKey, load_yaml, parse
 from mlstack.errors import ConfigError, Problem
 from mlstack.jobs.spec import load_spec
 from mlstack.project import Project
 from mlstack.promotion import promote
+from mlstack.stack import Stack
 
 REPO = Path(__file__).resolve().parents[3]
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
@@ -137,7 +137,7 @@ def test_a_stack_file_with_a_duplicate_key(tmp_path: Path) -> None:
     (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(
         "config:\n  mlstack:target: local\n  mlstack:container: a-b-c\n  mlstack:target: azure\n"
     )
-    for load in (stack_values, read_stack_config):
+    for load in (stack_values, lambda root, name: Stack(Project(root), name).config):
         (found,) = problems(lambda load=load: load(tmp_path, "dev"))  # type: ignore[misc]
         assert (found.file, found.field) == ("stacks/Pulumi.dev.yaml", "config.mlstack:target")
         assert "line 2 and again on line 4" in found.reason
@@ -164,7 +164,7 @@ def test_promotion_and_review_read_stack_files_through_the_check(tmp_path: Path)
     project = Project(tmp_path)
     for read in (
         lambda: promote(project, "m", source="a", target="b"),
-        lambda: stack_target(project, "b"),
+        lambda: Stack(project, "b").target,
     ):
         (found,) = problems(read)
         assert (found.file, found.field) == ("stacks/Pulumi.b.yaml", "config")

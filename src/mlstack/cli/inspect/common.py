@@ -19,10 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mlstack.cli.lineage import Format
-from mlstack.cli.stack import open_stack
-from mlstack.config.stack import stack_values
 from mlstack.errors import MlstackError, NotFoundError
-from mlstack.project import Project
+from mlstack.stack import open_stack
 from mlstack.workspace.asset import AssetRef, AssetVersion
 from mlstack.workspace.protocol import AssetRegistry, Workspace
 
@@ -31,19 +29,14 @@ console = Console(highlight=False)
 NOUN = {"data": "data", "model": "model", "environment": "env"}
 
 
-def stack_target(project: Project, stack: str) -> str:
-    """``local`` or ``azure``, as the stack's file sets ``mlstack:target`` (default local)."""
-    return str(stack_values(project.root, stack).get("target", "local"))
-
-
 def open_workspace(stack: str | None) -> tuple[str, Workspace]:
     """The stack's name and its workspace, through the workspace protocol.
 
     The stack's config is validated first (every problem at once); connecting sends no
     request, so a sign-in problem surfaces at the first one, as "run `az login`".
     """
-    name, _, ws = open_stack(stack)
-    return name, ws
+    opened = open_stack(stack)
+    return opened.name, opened.workspace()
 
 
 def _available(versions: Sequence[AssetVersion]) -> str:

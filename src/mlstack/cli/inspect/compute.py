@@ -19,7 +19,7 @@ from rich.table import Table
 from mlstack.cli.inspect.azure import AzureView, open_azure
 from mlstack.cli.inspect.common import emit, human_bytes
 from mlstack.cli.lineage import Format, FormatOption, StackOption
-from mlstack.cli.stack import open_stack
+from mlstack.stack import open_stack
 
 compute_app = typer.Typer(help="Compute targets of the stack's workspace.", no_args_is_help=True)
 
@@ -91,7 +91,8 @@ def _count(value: int | None) -> str:
 @compute_app.command("list")
 def list_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Compute targets: name, type, size, min/max instances, state."""
-    stack_name, config, _ = open_stack(stack)
+    opened = open_stack(stack)
+    stack_name, config = opened.name, opened.config
     azure = config.target == "azure"
     targets = azure_targets(open_azure(stack_name, config)) if azure else [local_machine()]
     columns = ("name", "type", "size", "min", "max", "state", *(() if azure else ("accelerators",)))

@@ -17,9 +17,9 @@ from rich.table import Table
 from mlstack.cli.inspect.azure import AzureView, open_azure
 from mlstack.cli.inspect.common import emit
 from mlstack.cli.lineage import Format, FormatOption, StackOption
-from mlstack.cli.stack import open_stack
 from mlstack.project import Project
 from mlstack.services.azurite import ACCOUNT, Azurite
+from mlstack.stack import open_stack
 from mlstack.workspace.asset import DATASTORE
 from mlstack.workspace.protocol import Workspace
 
@@ -78,11 +78,12 @@ def azure_datastores(view: AzureView) -> list[Datastore]:
 @datastore_app.command("list")
 def list_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Datastores: name, type, account/container, default flag."""
-    stack_name, config, ws = open_stack(stack)
+    opened = open_stack(stack)
+    stack_name, config = opened.name, opened.config
     if config.target == "azure":
         stores = azure_datastores(open_azure(stack_name, config))
     else:
-        stores = local_datastores(ws, Project.find())
+        stores = local_datastores(opened.workspace(), opened.project)
 
     def table() -> Table:
         table = Table(title=f"datastores in {stack_name}")

@@ -16,9 +16,9 @@ from azure.core.exceptions import AzureError
 from mlstack.cli.inspect.azure import AzureView, open_azure
 from mlstack.cli.inspect.common import detail_table, emit
 from mlstack.cli.lineage import Format, FormatOption, StackOption
-from mlstack.cli.stack import open_stack
 from mlstack.project import Project
 from mlstack.services.azurite import Azurite
+from mlstack.stack import open_stack
 from mlstack.toolchain import offline_environment
 from mlstack.workspace.local import catalog_path
 from mlstack.workspace.open import open_local
@@ -94,8 +94,8 @@ def _show_azure(view: AzureView, project: Project, output: Format) -> None:
 @workspace_app.command("show")
 def show_command(stack: StackOption = None, output: FormatOption = Format.table) -> None:
     """Stack, workspace, datastore container, catalog, state backend and Azurite status."""
-    project = Project.find()
-    stack_name, config, _ = open_stack(stack)
+    opened = open_stack(stack)
+    project, stack_name, config = opened.project, opened.name, opened.config
     if config.target == "azure":
         _show_azure(open_azure(stack_name, config), project, output)
         return
