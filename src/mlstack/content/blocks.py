@@ -242,7 +242,9 @@ class BlockSender:
     def _stage(self, blob: BlobClient, index: int, data: bytes, entry: FileEntry) -> str:
         name = block_id(index, hashlib.sha256(data).hexdigest())
         with_retry(
-            lambda: blob.stage_block(name, data, length=len(data), **self.count),
+            lambda: blob.stage_block(
+                name, data, length=len(data), validate_content=True, **self.count
+            ),
             f"sending block {index} of '{entry.path}'",
             self.retry,
         )

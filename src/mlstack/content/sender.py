@@ -152,6 +152,7 @@ class Sender:
                     overwrite=True,
                     metadata={SHA256: entry.sha256},
                     max_concurrency=1,
+                    validate_content=True,  # the service checks the body's MD5
                     **self.count,
                 )
                 extra = raw.read(1)

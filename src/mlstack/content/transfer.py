@@ -13,8 +13,13 @@ Whatever the datastore already holds is reused, so a version costs what changed:
 - a large file that changed in part reuses its earlier blob's unchanged blocks
   (:mod:`mlstack.content.blocks`).
 
-Then one listing verifies every blob (size and sha256), copies that inherited the wrong
-content are sent again, and only a folder that matches its manifest gets its marker.
+What proves each blob before the marker is written: for a blob already in place, the
+listing taken before the transfer (size and sha256 metadata); for a blob sent, the
+service's acceptance of a body whose MD5 it checked (``validate_content``) and whose
+sha256 was computed here as it streamed out, with that sha256 set in the same request;
+for a blob copied, a listing after the transfer showing it inherited the expected sha256
+(copies from a source that did not hold what ``known`` claimed are sent again). The folder
+name is the digest of its manifest, so no other writer can put different files there.
 Retries, the client, the progress bar and the pool come from :mod:`mlstack.content.transport`.
 
 A plain folder needs one blob, so one request, per file: a version of n files costs n
@@ -171,15 +176,18 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
             done += run.steps(list(plan.later))
             done = run.sender.settle(done, pool)
 
-            # A copy inherits its source's metadata, so a source that did not hold what
-            # ``known`` claimed shows up here; those files are sent from the client instead.
-            wrong = problems(manifest, prefix, listing(client, prefix, retry, counter))
-            redo = [d for d in done if d.kind == "copied" and blob_name(prefix, d.entry) in wrong]
-            if redo and len(redo) == len(wrong):
-                meter.grow(0, sum(d.entry.size for d in redo))
-                resent = run_parallel(pool, [run.sender.step(d.entry, None) for d in redo])
-                done = [d for d in done if d not in redo] + resent
+            wrong: dict[str, str] = {}
+            if any(d.kind == "copied" for d in done):
+                # A copy inherits its source's metadata, so a source that did not hold what
+                # ``known`` claimed shows up here; those files are sent from the client.
                 wrong = problems(manifest, prefix, listing(client, prefix, retry, counter))
+                redo = [d for d in done
+                        if d.kind == "copied" and blob_name(prefix, d.entry) in wrong]  # fmt: skip
+                if redo and len(redo) == len(wrong):
+                    meter.grow(0, sum(d.entry.size for d in redo))
+                    resent = run_parallel(pool, [run.sender.step(d.entry, None) for d in redo])
+                    done = [d for d in done if d not in redo] + resent
+                    wrong = problems(manifest, prefix, listing(client, prefix, retry, counter))
         if wrong:
             raise complaint(container, prefix, wrong)
 
