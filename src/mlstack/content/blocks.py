@@ -2,7 +2,7 @@
 unchanged blocks of its previous version's blob server-side and sends only the rest.
 
 A file larger than :data:`BLOCK_SIZE` is sent as fixed-size blocks whose IDs carry the
-block's index and sha256 (``00000003`` + 56 hex digits). A blob therefore describes its
+block's index and sha256 (``00000003`` + the first 40 hex digits). A blob therefore describes its
 own layout: Get Block List returns its committed IDs (and sizes) in order, and Copy Blob
 keeps them (Azure copies a block blob's committed block list, and so does Azurite), so no
 manifest, marker or side table has to remember it — the manifest and its digest stay as
@@ -42,7 +42,9 @@ from mlstack.errors import WorkspaceError
 
 BLOCK_SIZE = 4 * MIB
 """Block size of files sent by blocks; files up to this size go in one Put Blob."""
-_INDEX_DIGITS, _HASH_DIGITS = 8, 56  # 64 characters: the longest block ID Azure accepts
+# 48 characters, 64 once base64-encoded: Azure takes IDs of up to 64 bytes, but Azurite's SQL
+# store keeps the encoded ID in a VARCHAR(64). 160 bits of sha256 still name a block.
+_INDEX_DIGITS, _HASH_DIGITS = 8, 40
 MAX_BASES = 3
 """At most this many earlier blobs of the same path are asked for their block lists."""
 COPY_TIMEOUT_S = 600.0

@@ -53,10 +53,10 @@ def two_versions(
 def test_block_ids_name_index_and_content() -> None:
     sha = hashlib.sha256(b"x").hexdigest()
     name = block_id(3, sha)
-    assert len(name) == 64 and name.startswith("00000003")
-    assert content_of(name) == sha[:56]
+    assert len(name) == 48 and name.startswith("00000003")
+    assert content_of(name) == sha[:40]
     assert content_of("a-random-sdk-block-id") is None
-    assert content_of("0000000z" + sha[:56]) is None
+    assert content_of("0000000z" + sha[:40]) is None
 
 
 def test_file_blocks_hash_each_block_and_the_whole(tmp_path: Path) -> None:
