@@ -109,36 +109,53 @@ def digest_rows(root: Path, cache: Path, rows: list[Row]) -> float:
 def registration_rows(  # noqa: PLR0917 - the lane, the folder, and where rows go
     lane: Lanes, root: Path, cache: Path, files: int, rows: list[Row], extra: dict[str, Any]
 ) -> float:
-    """First registration against the raw ceiling; then one after a 1% change."""
+    """First registration against the raw ceiling; then one after a 1% change.
+
+    On a shared machine the load drifts, so both sides are measured twice, alternately
+    (raw, ours, ours, raw), each in a fresh Azurite, and the faster of each pair counts.
+    """
     with lane.azurite("lane-raw") as endpoint:
-        raw = raw_upload(root, endpoint, "bench-raw", THREADS)
-    say(f"raw upload {raw:.1f} s")
+        raw_before = raw_upload(root, endpoint, "bench-raw", THREADS)
+    say(f"raw upload {raw_before:.1f} s")
+    with lane.azurite("lane-mlstack-b") as endpoint:
+        new_workspace(lane.home / "workspace-b.db", "bench-ws", endpoint)
+        other = in_child(Job(root, cache, lane.home / "workspace-b.db", "bench-ws",
+                             endpoint, "images"))  # fmt: skip
+    say(f"first registration {other['seconds']:.1f} s")
     with lane.azurite("lane-mlstack") as endpoint:
         catalog = lane.home / "workspace.db"
         new_workspace(catalog, "bench-ws", endpoint)
         job = Job(root, cache, catalog, "bench-ws", endpoint, "images")
         first = in_child(job)
-        reg = first["seconds"]
-        say(f"first registration {reg:.1f} s")
+        say(f"first registration again {first['seconds']:.1f} s")
         listing = list_time(endpoint, "bench-ws", first["prefix"])
         changed = max(1, files // 100)
         rewrite(root, changed, files)
         rescan, _ = timed(lambda: digest(root, cache))
         again = register(job)
         say(f"registration after the change {again['seconds']:.1f} s")
-    extra.update(first_registration=first, changed_registration=again, listing_s=listing)
+    with lane.azurite("lane-raw-after") as endpoint:
+        raw_after = raw_upload(root, endpoint, "bench-raw", THREADS)
+    say(f"raw upload again {raw_after:.1f} s")
+    raw, reg = min(raw_before, raw_after), min(first["seconds"], other["seconds"])
+    extra.update(first_registration=first, other_first_registration=other,
+                 changed_registration=again, listing_s=listing,
+                 raw_upload_s=[raw_before, raw_after])  # fmt: skip
     one, two = first["report"], again["report"]
     rows.append(Row("first registration", reg, "s", f"raw upload_blob x{THREADS}", raw,
                     raw / reg, ">= 0.9x throughput", raw / reg >= 0.9,
-                    f"{files / reg:,.0f} files/s vs raw {files / raw:,.0f} files/s; "
-                    f"{one['requests']} requests (raw: {files})"))  # fmt: skip
+                    f"{files / reg:,.0f} files/s vs raw {files / raw:,.0f} files/s; best of "
+                    f"raw {raw_before:.1f}/{raw_after:.1f} s, ours {other['seconds']:.1f}/"
+                    f"{first['seconds']:.1f} s; {one['requests']} requests "
+                    f"(raw: {files})"))  # fmt: skip
     rows.append(Row("one listing of the version's blobs", listing, "s",
-                    note="informative: upload() lists before sending, and after if it copied"))  # fmt: skip
+                    note="informative: before sending, and after if it copied"))  # fmt: skip
     rows.append(Row(f"digest after {changed} files changed", rescan, "s",
                     note="informative: the memo re-hashes only the changed files"))  # fmt: skip
-    ratio = again["seconds"] / reg
+    ratio = again["seconds"] / first["seconds"]
     rows.append(Row(f"registration after {changed} files changed", again["seconds"], "s",
-                    "first registration", reg, ratio, "<= 1.0x (stretch 0.3x)", ratio <= 1.0,
+                    "first registration (same Azurite)", first["seconds"], ratio,
+                    "<= 1.0x (stretch 0.3x)", ratio <= 1.0,
                     again["transfer"]))  # fmt: skip
     sent = two["sent_bytes"] / max(1, one["sent_bytes"])
     rows.append(Row("bytes sent after the 1% change", two["sent_bytes"], "B",
