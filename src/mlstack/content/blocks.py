@@ -2,11 +2,11 @@
 unchanged blocks of its previous version's blob server-side and sends only the rest.
 
 A file larger than :data:`BLOCK_SIZE` is sent as fixed-size blocks whose IDs carry the
-block's index and sha256 (``00000003`` + the first 40 hex digits). A blob therefore describes its
-own layout: Get Block List returns its committed IDs (and sizes) in order, and Copy Blob
-keeps them (Azure copies a block blob's committed block list, and so does Azurite), so no
-manifest, marker or side table has to remember it — the manifest and its digest stay as
-they are.
+block's index and sha256 (``00000003`` + its first 40 hex digits). A blob therefore
+describes its own layout: Get Block List returns its committed IDs (and sizes) in order,
+and Copy Blob keeps them (Azure copies a block blob's committed block list, and so does
+Azurite), so no manifest, marker or side table has to remember it — the manifest and its
+digest stay as they are.
 
 A file that changed in part is stored as: Copy Blob of the previous version's blob onto
 the new name (one server-side request whatever the size), Put Block for each block the
