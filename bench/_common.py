@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import pwd
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.services import azurite as _azurite
 from mlstack.services.azurite import Azurite, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,15 +79,107 @@ def scratch(label: str) -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def _exited(pid: int, marker: bytes) -> bool:
+    """``services.process.exited`` without its start-up race (reported, not ours to fix).
+
+    Right after ``posix_spawn`` returns, the child may still be inside ``execve``: the kernel
+    resumes the parent before the new program's argv is mapped, so ``/proc/<pid>/cmdline``
+    reads empty and the supervisor takes a starting Azurite for a dead one (and leaks it).
+    Here a process counts as exited only when it is reaped, gone, or a zombie.
+    """
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        done = 0
+    if done == pid:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"
+
+
 @contextmanager
-def private_azurite(home: Path) -> Iterator[BlobEndpoint]:
-    """An Azurite of our own under ``home`` (never the developer's), stopped on exit."""
+def private_azurite(home: Path, database: str | None = None) -> Iterator[BlobEndpoint]:
+    """An Azurite of our own under ``home`` (never the developer's), stopped on exit.
+
+    ``database``: an ``AZURITE_DB`` URL, to keep blob metadata in SQL instead of LokiJS.
+    """
+    _azurite.exited = _exited  # type: ignore[attr-defined]  # see _exited
     service = Azurite(home, TOOLS)
-    state = service.start(free_port())
+    saved = os.environ.pop("AZURITE_DB", None)
+    if database:
+        os.environ["AZURITE_DB"] = database  # Azurite.start passes os.environ on
+    try:
+        state = service.start(free_port())
+    finally:
+        os.environ.pop("AZURITE_DB", None)
+        if saved is not None:
+            os.environ["AZURITE_DB"] = saved
     try:
         yield state.endpoint
     finally:
         service.stop()
+
+
+@contextmanager
+def private_mariadb(home: Path) -> Iterator[Callable[[str], str]]:
+    """A MariaDB of our own on a free loopback port, for Azurite's SQL metadata store.
+
+    Yields ``database(name)``, which creates an empty database and returns its
+    ``AZURITE_DB`` URL; every lane gets its own, as it gets its own Azurite. Needs the
+    ``mariadb-server`` package (``apt-get install mariadb-server``); the server runs as
+    the current user with its data under ``home`` and is stopped by its pid on exit.
+    """
+    install, server = shutil.which("mariadb-install-db"), shutil.which("mariadbd")
+    server = server or ("/usr/sbin/mariadbd" if Path("/usr/sbin/mariadbd").exists() else None)
+    if install is None or server is None:
+        raise RuntimeError("--sql needs MariaDB: apt-get install mariadb-server")
+    data, sock, port = home / "mariadb", home / "mariadb.sock", free_port()
+    user = pwd.getpwuid(os.getuid()).pw_name
+    log = (home / "mariadb.log").open("ab")
+    subprocess.run([install, "--no-defaults", f"--datadir={data}", f"--user={user}",
+                    "--auth-root-authentication-method=normal", "--skip-test-db"],
+                   check=True, stdout=log, stderr=log)  # fmt: skip
+    process = subprocess.Popen(
+        [server, "--no-defaults", f"--datadir={data}", f"--socket={sock}", f"--port={port}",
+         "--bind-address=127.0.0.1", f"--user={user}", "--skip-log-bin",
+         "--innodb-flush-log-at-trx-commit=2", "--innodb-buffer-pool-size=512M"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    client = ["mariadb", "--no-defaults", f"--socket={sock}", "-uroot", "-e"]
+
+    def sql(statement: str) -> None:
+        subprocess.run([*client, statement], check=True, capture_output=True)
+
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([*client, "SELECT 1"], capture_output=True, check=False).returncode:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"MariaDB did not start; see {home / 'mariadb.log'}")
+            time.sleep(0.5)
+        sql("CREATE USER 'bench'@'127.0.0.1' IDENTIFIED BY 'bench'; "
+            "GRANT ALL ON *.* TO 'bench'@'127.0.0.1'")  # fmt: skip
+
+        def database(name: str) -> str:
+            sql(f"CREATE DATABASE `{name}`")
+            return f"mysql://bench:bench@127.0.0.1:{port}/{name}"
+
+        yield database
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def say(text: str) -> None:
+    """Progress of a benchmark run, on stderr (the table goes to stdout)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def connection_string(endpoint: BlobEndpoint) -> str:
@@ -112,6 +207,7 @@ def machine() -> dict[str, Any]:
         "ram_gib": ram_gib,
         "cpu": cpu,
         "python": platform.python_version(),
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }

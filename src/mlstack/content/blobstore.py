@@ -8,10 +8,10 @@ demand and never stored on long-lived objects (dynamic providers are pickled).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import requests
-from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobServiceClient
+if TYPE_CHECKING:  # azure-storage-blob costs ~0.3 s to import: only clients need it
+    from azure.storage.blob import BlobServiceClient
 
 API_VERSION = "2025-11-05"
 MIB = 1024 * 1024
@@ -46,6 +46,10 @@ class BlobEndpoint:
         blocks), and a download fetches ``max_single_get_size`` first, then
         ``max_chunk_get_size`` chunks.
         """
+        import requests  # noqa: PLC0415 - see TYPE_CHECKING above
+        from azure.core.pipeline.transport import RequestsTransport  # noqa: PLC0415
+        from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
         session.mount("http://", adapter)

@@ -6,15 +6,19 @@ trusted only when its marker (written last) names the manifest's digest.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from functools import partial
+from urllib.parse import quote, unquote
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
 from mlstack.content.retry import DEFAULT_RETRY, RetryPolicy, with_retry
-from mlstack.content.transport import blob_name, clean_prefix
+from mlstack.content.transport import RequestCounter, blob_name, clean_prefix, counted
 from mlstack.errors import WorkspaceError
 
 SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
@@ -31,16 +35,59 @@ def marker_name(prefix: str) -> str:
     return f"{parent}/.{leaf}.complete" if parent else f".{leaf}.complete"
 
 
+PAGE = 5000  # the most List Blobs returns per request
+
+
 def listing(
-    container: ContainerClient, prefix: str, retry: RetryPolicy
+    container: ContainerClient,
+    prefix: str,
+    retry: RetryPolicy,
+    counter: RequestCounter | None = None,
 ) -> dict[str, tuple[int, str | None]]:
-    """Every blob under the folder: name → (size, sha256 metadata), in one paged listing."""
+    """Every blob under the folder: name → (size, sha256 metadata), one request per page.
 
-    def run() -> dict[str, tuple[int, str | None]]:
-        blobs = container.list_blobs(name_starts_with=f"{prefix}/", include=["metadata"])
-        return {b.name: (b.size, (b.metadata or {}).get(SHA256)) for b in blobs}
+    The List Blobs XML is read here rather than through ``list_blobs``: the SDK's model
+    deserialisation costs about 0.2 ms of CPU per blob, more than the service takes to list
+    it, and a version is listed before and after every transfer.
+    """
+    found: dict[str, tuple[int, str | None]] = {}
+    marker = ""
+    what = f"listing '{prefix}/' in container '{container.container_name}'"
+    while True:
+        call = partial(_page, container, prefix, marker, counter)
+        page, marker = with_retry(call, what, retry)
+        found.update(page)
+        if not marker:
+            return found
 
-    return with_retry(run, f"listing '{prefix}/' in container '{container.container_name}'", retry)
+
+def _page(
+    container: ContainerClient, prefix: str, marker: str, counter: RequestCounter | None
+) -> tuple[dict[str, tuple[int, str | None]], str]:
+    query = f"restype=container&comp=list&include=metadata&maxresults={PAGE}"
+    query += f"&prefix={quote(prefix + '/', safe='')}"
+    if marker:
+        query += f"&marker={quote(marker, safe='')}"
+    url = container.url.split("?", 1)[0]
+    request = HttpRequest("GET", f"{url}?{query}", headers={"x-ms-version": container.api_version})
+    # Through the client's own pipeline (signing, counting hooks), without its parsing.
+    response = container._client._send_request(request, **counted(counter))
+    if response.status_code == 404:
+        raise ResourceNotFoundError(response=response)
+    if response.status_code >= 400:
+        raise HttpResponseError(response=response)
+    # Our own datastore's answer; expat neither fetches external entities nor expands
+    # entities without bound, so the stdlib parser is safe here.
+    root = ET.fromstring(response.content)  # noqa: S314
+    page: dict[str, tuple[int, str | None]] = {}
+    for blob in root.iterfind("Blobs/Blob"):
+        node = blob.find("Name")
+        name = (node.text or "") if node is not None else ""
+        if node is not None and node.get("Encoded") == "true":  # names XML cannot carry
+            name = unquote(name)
+        page[name] = (int(blob.findtext("Properties/Content-Length") or 0),
+                      blob.findtext(f"Metadata/{SHA256}"))  # fmt: skip
+    return page, root.findtext("NextMarker") or ""
 
 
 def problems(
@@ -71,10 +118,16 @@ def complaint(container: str, prefix: str, problems: Mapping[str, str]) -> Works
     return WorkspaceError("\n".join([head, *lines]))
 
 
-def marker_digest(container: ContainerClient, prefix: str, retry: RetryPolicy) -> str | None:
+def marker_digest(
+    container: ContainerClient,
+    prefix: str,
+    retry: RetryPolicy,
+    counter: RequestCounter | None = None,
+) -> str | None:
     def run() -> str | None:
+        marker = container.get_blob_client(marker_name(prefix))
         try:
-            props = container.get_blob_client(marker_name(prefix)).get_blob_properties()
+            props = marker.get_blob_properties(**counted(counter))
         except ResourceNotFoundError:
             return None
         return (props.metadata or {}).get(DIGEST)

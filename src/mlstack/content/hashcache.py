@@ -1,7 +1,8 @@
 """The hash cache: a file's sha256, remembered under what ``stat`` said about it.
 
 Re-hashing an unchanged 70k-file folder on every ``pulumi preview`` would cost seconds;
-with this cache it costs stat calls. As in DVC, an entry is trusted while the file's
+with this cache it costs stat calls (and with the tree memo, :mod:`mlstack.content.treememo`,
+hardly more than the stat calls themselves). As in DVC, an entry is trusted while the file's
 (inode, mtime_ns, size) are unchanged, and a changed key means a miss, so the file is
 hashed again and the entry replaced. The trade-off, also DVC's: a rewrite that keeps
 size and mtime (e.g. ``os.utime`` restoring the old time) is not noticed. To narrow the
@@ -64,6 +65,14 @@ class HashCache(Protocol):
         """Remember freshly computed hashes, replacing older entries for the same paths."""
         ...
 
+    def tree(self, root: str) -> bytes | None:
+        """The tree memo last stored for the folder ``root`` (opaque bytes), if any."""
+        ...
+
+    def store_tree(self, root: str, memo: bytes) -> None:
+        """Replace the tree memo of the folder ``root``."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...
@@ -82,6 +91,12 @@ class NoCache:
     def store(self, hashes: Mapping[StatKey, str]) -> None:
         return None
 
+    def tree(self, root: str) -> bytes | None:
+        return None
+
+    def store_tree(self, root: str, memo: bytes) -> None:
+        return None
+
     def close(self) -> None:
         return None
 
@@ -94,7 +109,8 @@ class NoCache:
         self.close()
 
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS hashes (
     path TEXT PRIMARY KEY,
     inode INTEGER NOT NULL,
@@ -102,7 +118,10 @@ CREATE TABLE IF NOT EXISTS hashes (
     size INTEGER NOT NULL,
     sha256 TEXT NOT NULL
 ) WITHOUT ROWID
-"""
+""",
+    # Added beside ``hashes`` without a version bump: older readers simply ignore it.
+    "CREATE TABLE IF NOT EXISTS trees (root TEXT PRIMARY KEY, memo BLOB NOT NULL)",
+)
 _COLUMNS = 5
 
 
@@ -125,8 +144,10 @@ class SqliteHashCache:
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version != SCHEMA_VERSION:
                     self._db.execute("DROP TABLE IF EXISTS hashes")
+                    self._db.execute("DROP TABLE IF EXISTS trees")
                     self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self._db.execute(_SCHEMA)
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
         except BaseException:
             self._db.close()
             raise
@@ -176,6 +197,14 @@ class SqliteHashCache:
                     "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
                     rows[start : start + per_batch],
                 )
+
+    def tree(self, root: str) -> bytes | None:
+        row = self._db.execute("SELECT memo FROM trees WHERE root = ?", (root,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def store_tree(self, root: str, memo: bytes) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?)", (root, memo))
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM hashes").fetchone()[0])

@@ -12,15 +12,19 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 DIGEST_PREFIX = "sha256:"
 
 
-@dataclass(frozen=True, order=True)
-class FileEntry:
-    """One file: POSIX path relative to the asset root, size in bytes, hex sha256."""
+class FileEntry(NamedTuple):
+    """One file: POSIX path relative to the asset root, size in bytes, hex sha256.
+
+    A named tuple rather than a frozen dataclass: as immutable, ordered and hashable, and
+    three times cheaper to build, which a no-op scan of 70,000 files notices.
+    """
 
     path: str
     size: int
@@ -57,7 +61,11 @@ class ChangeSummary:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The files of an asset, sorted by path; equal content gives an equal digest."""
+    """The files of an asset, sorted by path; equal content gives an equal digest.
+
+    ``digest`` and ``bytes`` are computed once per object (a preview asks for them several
+    times per asset); equality and serialisation depend on ``entries`` alone.
+    """
 
     entries: tuple[FileEntry, ...]
 
@@ -70,7 +78,15 @@ class Manifest:
             raise ValueError("a manifest cannot list the same path twice")
         return cls(ordered)
 
-    @property
+    @classmethod
+    def trusted(cls, entries: tuple[FileEntry, ...], digest: str) -> Manifest:
+        """A manifest rebuilt from a record of our own that kept its entries (already sorted
+        by unique path) together with their digest; nothing is sorted or hashed again."""
+        manifest = cls(entries)
+        manifest.__dict__["digest"] = digest  # seeds the cached_property below
+        return manifest
+
+    @cached_property
     def digest(self) -> str:
         """sha256 over one JSON line ``["<path>", <size>, "<sha256>"]`` per file.
 
@@ -84,7 +100,7 @@ class Manifest:
     def files(self) -> int:
         return len(self.entries)
 
-    @property
+    @cached_property
     def bytes(self) -> int:
         return sum(e.size for e in self.entries)
 

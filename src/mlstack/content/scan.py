@@ -1,7 +1,10 @@
 """Scanning: from an asset folder on disk to its :class:`Manifest`, as cheaply as possible.
 
-One walk (``os.scandir``, one ``stat`` per file), the root ignore rules applied as `az ml`
-applies them (:mod:`mlstack.content.ignore`), hashes served from the stat-keyed cache
+A folder scanned before and unchanged since costs one ``stat`` per file and folder: the
+tree memo (:mod:`mlstack.content.treememo`) vouches for the rest, and files whose stat
+changed are the only ones looked up or hashed. Otherwise: one walk (``os.scandir``, one
+``stat`` per file), the root ignore rules applied as `az ml` applies them
+(:mod:`mlstack.content.ignore`), hashes served from the stat-keyed cache
 (:mod:`mlstack.content.hashcache`), and only misses read: in 1 MiB chunks into a reused
 buffer, small files sequentially (threads make many small reads slower) and large files
 in a small thread pool at the same time (hashlib releases the GIL while hashing).
@@ -25,6 +28,7 @@ import hashlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -34,6 +38,7 @@ from pathlib import Path
 from mlstack.content.hashcache import HashCache, StatKey
 from mlstack.content.ignore import IgnoreRules
 from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.content.treememo import DirStat, RulesKey, TreeMemo, rules_key
 from mlstack.errors import ConfigError, Problem
 
 CHUNK_SIZE = 1 << 20
@@ -79,13 +84,75 @@ def scan(
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise ConfigError([Problem(str(root), "path", f"{what}; point path at the data folder")])
-    rules = IgnoreRules.of(root)
-    found = _walk(root, rules)
-    if not found:
-        ignored = f" after the rules in {rules.source.name}" if rules.source else ""
-        reason = f"folder has no files{ignored}; add data or fix the path"
-        raise ConfigError([Problem(str(root), "path", reason)])
-    return _Hashing(root, cache, found, progress).run(workers, large_file)
+    started_ns = time.time_ns()
+    real_root = os.path.realpath(root)
+    run = _Scan(root, real_root, cache, progress, rules_key(real_root), started_ns)
+    memo = TreeMemo.loads(cache.tree(real_root))
+    if memo is not None and memo.rules == run.rules:
+        changed = memo.changed(real_root)
+        if changed is not None:
+            return run.patched(memo, changed)
+    return run.full(workers, large_file)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One call of :func:`scan`: where, with which cache, and when it started."""
+
+    root: Path
+    real_root: str
+    cache: HashCache
+    progress: ProgressCallback | None
+    rules: RulesKey
+    started_ns: int
+
+    def full(self, workers: int, large_file: int) -> Manifest:
+        """Walk the tree, hash what the cache does not vouch for, and memo the result."""
+        rules = IgnoreRules.of(self.root)
+        found, dirs = _walk(self.root, rules)
+        if not found:
+            ignored = f" after the rules in {rules.source.name}" if rules.source else ""
+            reason = f"folder has no files{ignored}; add data or fix the path"
+            raise ConfigError([Problem(str(self.root), "path", reason)])
+        hashes = _Hashing(self.root, self.cache, found, self.progress).run(workers, large_file)
+        manifest = Manifest.of(FileEntry(f.relpath, f.key.size, hashes[f.relpath]) for f in found)
+        self._remember(dirs, {f.relpath: f.key for f in found}, manifest)
+        return manifest
+
+    def patched(self, memo: TreeMemo, changed: list[tuple[int, StatKey]]) -> Manifest:
+        """The memo's manifest, with the files whose stat changed (if any) hashed again."""
+        if not changed:
+            if self.progress is not None:
+                files, nbytes = len(memo.entries), sum(size for _, size, _ in memo.entries)
+                self.progress(ScanProgress(files, files, nbytes, nbytes))
+            return Manifest.trusted(tuple(map(FileEntry._make, memo.entries)), memo.digest)
+        found = [_Found(memo.entries[index][0], key) for index, key in changed]
+        hashes = _Hashing(self.root, self.cache, found, self.progress).run(WORKERS, LARGE_FILE)
+        entries = list(memo.entries)
+        for index, key in changed:
+            relpath = entries[index][0]
+            entries[index] = (relpath, key.size, hashes[relpath])
+        manifest = Manifest(tuple(map(FileEntry._make, entries)))
+        prefix = f"{self.real_root}/"
+        keys = {
+            relpath: StatKey(memo.links.get(relpath) or prefix + relpath, inode, mtime_ns, size)
+            for (relpath, size, _), inode, mtime_ns in zip(
+                memo.entries, memo.inodes, memo.mtimes, strict=True
+            )
+        }
+        keys.update((item.relpath, item.key) for item in found)
+        self._remember(memo.dirs, keys, manifest)
+        return manifest
+
+    def _remember(self, dirs: list[DirStat], keys: dict[str, StatKey], manifest: Manifest) -> None:
+        """Store this scan's tree memo, unless some mtime is too recent to vouch for it."""
+        memo = TreeMemo.record(
+            self.real_root, rules=self.rules, dirs=dirs, keys=keys,
+            entries=[(e.path, e.size, e.sha256) for e in manifest.entries],
+            digest=manifest.digest, started_ns=self.started_ns,
+        )  # fmt: skip
+        if memo is not None:
+            self.cache.store_tree(self.real_root, memo.dumps())
 
 
 def hash_file(path: str) -> tuple[str, int]:
@@ -111,10 +178,12 @@ def _buffer() -> memoryview:
     return view
 
 
-def _walk(root: Path, rules: IgnoreRules) -> list[_Found]:
-    """Every kept file under ``root``, with the problems of all the others raised together."""
+def _walk(root: Path, rules: IgnoreRules) -> tuple[list[_Found], list[DirStat]]:
+    """Every kept file under ``root`` and the stat of every folder walked, with the
+    problems of all the others raised together."""
     real_root = str(rules.root)
     found: list[_Found] = []
+    dirs: list[DirStat] = []
     problems: list[Problem] = []
 
     def problem(relpath: str, reason: str) -> None:
@@ -125,6 +194,9 @@ def _walk(root: Path, rules: IgnoreRules) -> list[_Found]:
     while pending:
         directory, prefix = pending.pop()
         try:
+            # Stat'ed before it is listed: a change in between shows as a newer mtime.
+            st = Path(directory).stat()
+            dirs.append((prefix.rstrip("/"), st.st_ino, st.st_mtime_ns))
             with os.scandir(directory) as entries:
                 for entry in entries:
                     relpath = prefix + entry.name
@@ -147,7 +219,7 @@ def _walk(root: Path, rules: IgnoreRules) -> list[_Found]:
             problem(prefix.rstrip("/") or ".", reason)
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.file))
-    return found
+    return found, dirs
 
 
 def _classify(entry: os.DirEntry[str], real_root: str) -> StatKey | str:
@@ -206,14 +278,15 @@ class _Hashing:
         self.cache = cache
         self.found = found
         self.progress = progress
-        self.entries: list[FileEntry] = []
+        self.hashes: dict[str, str] = {}
         self.fresh: dict[StatKey, str] = {}
         self.problems: list[Problem] = []
         self.files_done = 0
         self.bytes_done = 0
         self.bytes_total = sum(f.key.size for f in found)
 
-    def run(self, workers: int, large_file: int) -> Manifest:
+    def run(self, workers: int, large_file: int) -> dict[str, str]:
+        """relpath → sha256 of every file found; a ConfigError lists what could not be read."""
         cached = self.cache.lookup([f.key for f in self.found])
         misses = []
         for item in self.found:
@@ -240,7 +313,7 @@ class _Hashing:
             self._flush()
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda p: p.file))
-        return Manifest.of(self.entries)
+        return self.hashes
 
     def _finish(self, item: _Found, compute: Callable[[], tuple[str, int]]) -> None:
         """Record one file's hash, or why it could not be read."""
@@ -260,7 +333,7 @@ class _Hashing:
         self._done(item, sha256, report=True)
 
     def _done(self, item: _Found, sha256: str, *, report: bool) -> None:
-        self.entries.append(FileEntry(item.relpath, item.key.size, sha256))
+        self.hashes[item.relpath] = sha256
         self.files_done += 1
         self.bytes_done += item.key.size
         if report:

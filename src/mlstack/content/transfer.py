@@ -3,33 +3,45 @@
 A version lands as a plain folder (``LocalUpload/<hex digest>/<asset name>/<relpath>``) that
 a training job can mount as it is, so nothing of ours lives inside it: each blob carries its
 sha256 as metadata, and the completion marker is a hidden sibling of the folder, written last.
-Whatever the datastore already holds is reused: blobs already in place are skipped (resume
-after a crash) and content known under another name is copied server-side (Copy Blob within
-the account; Azurite completes it at once, Azure may report it pending and is polled).
 
+Whatever the datastore already holds is reused, so a version costs what changed:
+
+- blobs already in place are skipped (a resumed transfer);
+- content known under another name is copied server-side, or sent again where that was
+  measured to be cheaper (:mod:`mlstack.content.calibration`); copies are started in the
+  pool and never awaited one by one (:mod:`mlstack.content.sender`);
+- a large file that changed in part reuses its earlier blob's unchanged blocks
+  (:mod:`mlstack.content.blocks`).
+
+What proves each blob before the marker is written: for a blob already in place, the
+listing taken before the transfer (size and sha256 metadata); for a blob sent, the
+service's acceptance of a body whose MD5 it checked (``validate_content``) and whose
+sha256 was computed here as it streamed out, with that sha256 set in the same request;
+for a blob copied, a listing after the transfer showing it inherited the expected sha256
+(copies from a source that did not hold what ``known`` claimed are sent again). The folder
+name is the digest of its manifest, so no other writer can put different files there.
 Retries, the client, the progress bar and the pool come from :mod:`mlstack.content.transport`.
+
+A plain folder needs one blob, so one request, per file: a version of n files costs n
+requests whatever changed (blob storage has no links or directory copies; a layout of
+references, such as an MLTable over a content store, would cost O(changed) but could no
+longer be mounted as a folder). What the design makes small is everything else: bytes
+sent, client work and request cost.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Literal
-from urllib.parse import quote
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContainerClient
-
+from mlstack.content import calibration
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.calibration import SAMPLE, SMALL_FILE, Choice, Chooser, Costs
 from mlstack.content.completion import (
     DIGEST,
-    SHA256,
     complaint,
     is_complete,
     listing,
@@ -38,19 +50,21 @@ from mlstack.content.completion import (
     problems,
 )
 from mlstack.content.manifest import FileEntry, Manifest
-from mlstack.content.retry import DEFAULT_RETRY, RetryableError, RetryPolicy, with_retry
+from mlstack.content.report import TransferReport, build
+from mlstack.content.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from mlstack.content.sender import Done, Sender
 from mlstack.content.transport import (
     Meter,
+    RequestCounter,
     blob_name,
     check_paths,
     clean_prefix,
-    describe,
     run_parallel,
     transfer_client,
 )
-from mlstack.errors import WorkspaceError
 
 __all__ = [
+    "Choice",
     "RetryPolicy",
     "TransferReport",
     "is_complete",
@@ -58,160 +72,7 @@ __all__ = [
     "upload",
 ]
 
-COPY_TIMEOUT_S = 600.0
-
-
-@dataclass(frozen=True)
-class TransferReport:
-    """What one upload did; ``seconds`` is wall time."""
-
-    uploaded_files: int
-    uploaded_bytes: int
-    copied_files: int
-    copied_bytes: int
-    skipped_files: int
-    skipped_bytes: int
-    seconds: float
-
-    def __str__(self) -> str:
-        return (
-            f"uploaded {self.uploaded_files} files ({self.uploaded_bytes} B), "
-            f"copied {self.copied_files} ({self.copied_bytes} B), "
-            f"reused {self.skipped_files} in {self.seconds:.1f} s"
-        )
-
-
-class _CopyFailedError(RetryableError):
-    """The service reported a server-side copy as failed or aborted: worth another try."""
-
-
-class _HashingReader:
-    """A forward-only view of a file that hashes and meters what it hands out.
-
-    Having no ``seek`` makes upload_blob read each byte exactly once, in order, so the hash
-    is of exactly the bytes sent, and a file edited since it was hashed is caught.
-    """
-
-    def __init__(self, raw: BinaryIO, meter: Meter) -> None:
-        self._raw, self._meter = raw, meter
-        self._hash = hashlib.sha256()
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._hash.update(data)
-        self.count += len(data)
-        self._meter.advance(len(data))
-        return data
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-
-Kind = Literal["uploaded", "copied"]
-
-
-@dataclass(frozen=True)
-class _Done:
-    kind: Kind
-    entry: FileEntry
-
-
-def _changed(path: Path) -> WorkspaceError:
-    return WorkspaceError(
-        f"{path} changed since it was hashed: run again so the new content gets a new version"
-    )
-
-
-class _Uploader:
-    """The per-file work of one upload call; holds no state that changes once built."""
-
-    def __init__(
-        self,
-        root: Path,
-        container: ContainerClient,
-        prefix: str,
-        meter: Meter,
-        retry: RetryPolicy,
-    ) -> None:
-        self.root, self.container, self.prefix = root, container, prefix
-        self.meter, self.retry = meter, retry
-
-    def step(self, entry: FileEntry, source: str | None) -> Callable[[], _Done]:
-        """The work for one file: send it (no source) or copy it from ``source``."""
-        if source is None:
-            return partial(self.send, entry)
-        return partial(self.copy, entry, source)
-
-    def send(self, entry: FileEntry) -> _Done:
-        with_retry(
-            lambda: self._send_once(entry), f"uploading {describe(self.prefix, entry)}", self.retry
-        )
-        self.meter.file_done()
-        return _Done("uploaded", entry)
-
-    def _send_once(self, entry: FileEntry) -> None:
-        blob = self.container.get_blob_client(blob_name(self.prefix, entry))
-        path = self.root / entry.path
-        with path.open("rb") as raw:
-            if os.fstat(raw.fileno()).st_size != entry.size:
-                raise _changed(path)
-            reader = _HashingReader(raw, self.meter)
-            try:
-                blob.upload_blob(
-                    reader,  # type: ignore[arg-type]  # duck-typed: upload_blob only calls read
-                    length=entry.size,
-                    overwrite=True,
-                    metadata={SHA256: entry.sha256},
-                    max_concurrency=1,
-                )
-                extra = raw.read(1)
-            except BaseException:
-                self.meter.advance(-reader.count)  # the retry will count these bytes again
-                raise
-        if reader.count != entry.size or extra or reader.hexdigest() != entry.sha256:
-            blob.delete_blob()  # its sha256 metadata would vouch for bytes it does not hold
-            raise _changed(path)
-
-    def _source_url(self, source: str) -> str:
-        """A blob of this container, or ``/<container>/<blob>`` in another of the account
-        (how a promotion copies from one workspace's datastore to another's)."""
-        if not source.startswith("/"):
-            return str(self.container.get_blob_client(source).url)
-        other, _, name = source[1:].partition("/")
-        account_url = self.container.url.rsplit("/", 1)[0]
-        return f"{account_url}/{other}/{quote(name)}"
-
-    def copy(self, entry: FileEntry, source: str) -> _Done:
-        """Copy ``source`` server-side; the copy inherits its sha256 metadata, checked later."""
-        try:
-            with_retry(
-                lambda: self._copy_once(entry, source),
-                f"copying {describe(self.prefix, entry)} from blob '{source}'",
-                self.retry,
-            )
-        except WorkspaceError as error:
-            cause = error.__cause__
-            if isinstance(cause, ResourceNotFoundError):  # the known source is gone
-                return self.send(entry)
-            raise
-        self.meter.file_done()
-        return _Done("copied", entry)
-
-    def _copy_once(self, entry: FileEntry, source: str) -> None:
-        target = self.container.get_blob_client(blob_name(self.prefix, entry))
-        source_url = self._source_url(source)
-        started = target.start_copy_from_url(source_url)
-        status = started.get("copy_status")
-        deadline, pause = time.monotonic() + COPY_TIMEOUT_S, 0.1
-        while status == "pending" and time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
-            status = target.get_blob_properties().copy.status
-        if status == "pending":  # a new copy cannot start while this one is pending
-            target.abort_copy(str(started["copy_id"]))
-        if status != "success":
-            raise _CopyFailedError(f"server-side copy ended as {status!r}")
+Step = tuple[FileEntry, str | None]
 
 
 @dataclass(frozen=True)
@@ -252,22 +113,12 @@ def _plan(
     return _Plan(tuple(skipped), tuple(first), tuple(later))
 
 
-def _report(
-    started: float,
-    uploaded: Iterable[FileEntry],
-    copied: Iterable[FileEntry],
-    skipped: Iterable[FileEntry],
-) -> TransferReport:
-    up, cp, sk = list(uploaded), list(copied), list(skipped)
-    return TransferReport(
-        uploaded_files=len(up),
-        uploaded_bytes=sum(e.size for e in up),
-        copied_files=len(cp),
-        copied_bytes=sum(e.size for e in cp),
-        skipped_files=len(sk),
-        skipped_bytes=sum(e.size for e in sk),
-        seconds=time.monotonic() - started,
-    )
+def _bases(known: Mapping[str, str]) -> Callable[[FileEntry], list[str]]:
+    """Earlier blobs of an entry's path, from the blob names in ``known``: where a changed
+    large file looks for blocks to reuse. Versions are ``<prefix>/<relpath>`` folders, so
+    a blob of the same relpath in another version is the file's previous state."""
+    names = sorted(set(known.values()))
+    return lambda entry: [name for name in names if name.endswith(f"/{entry.path}")]
 
 
 def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
@@ -281,49 +132,60 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
     progress: bool = True,
     *,
     retry: RetryPolicy = DEFAULT_RETRY,
+    choice: Choice = "measure",
 ) -> TransferReport:
     """Make ``<prefix>/`` a verified copy of ``manifest`` (files under ``root``), marker last.
 
     ``known`` maps sha256 → a blob holding that content, in ``container`` (e.g. from earlier
     versions) or as ``/<container>/<blob>`` in another container of the same account; such
-    content is copied server-side instead of being sent again.
+    content is copied server-side (or re-sent, where measured cheaper: ``choice``), and
+    large files reuse the blocks of a known blob of the same relpath. ``root`` need not
+    exist when everything is known (a promotion). The report counts files, bytes and
+    requests; see :class:`TransferReport`.
     """
     started = time.monotonic()
     prefix = clean_prefix(prefix)
     check_paths(manifest)
+    counter = RequestCounter()
     with transfer_client(endpoint, threads) as service:
         client = service.get_container_client(container)
-        if marker_digest(client, prefix, retry) == manifest.digest:
-            return _report(started, [], [], manifest.entries)
-        existing = listing(client, prefix, retry)
+        if marker_digest(client, prefix, retry, counter) == manifest.digest:
+            return build(seconds=time.monotonic() - started, done=[], copyable=set(),
+                         skipped=manifest.entries, requests=counter.by_kind())  # fmt: skip
+        existing = listing(client, prefix, retry, counter)
         expected = {blob_name(prefix, e) for e in manifest.entries}
         stray = {name: "not in the manifest" for name in existing.keys() - expected}
         if stray:  # refuse before sending anything: the folder must end up a plain copy
             raise complaint(container, prefix, stray)
         plan = _plan(manifest, prefix, existing, known)
+        chooser = Chooser(choice, root.is_dir(), calibration.costs_of(endpoint.url))
 
-        to_send = sum(e.size for e, source in plan.first if source is None)
         files = len(plan.first) + len(plan.later)
+        to_send = sum(e.size for e, source in plan.first if source is None)
         with (
             Meter(f"upload {prefix.rpartition('/')[2]}", files, to_send, progress) as meter,
             ThreadPoolExecutor(max_workers=threads) as pool,
         ):
-            work = _Uploader(root, client, prefix, meter, retry)
-            done = run_parallel(pool, [work.step(e, s) for e, s in plan.first])
-            done += run_parallel(pool, [work.step(e, s) for e, s in plan.later])
-            uploaded = [d.entry for d in done if d.kind == "uploaded"]
-            copied = [d.entry for d in done if d.kind == "copied"]
+            sender = Sender(root, service.get_container_client(container), prefix, meter,
+                            retry=retry, counter=counter, bases=_bases(known))  # fmt: skip
+            run = _Run(sender, pool, meter, chooser)
+            done = run.sample(list(plan.first), endpoint.url)
+            done += run.steps([s for s in plan.first if s[0].path not in run.sampled])
+            done += run.steps(list(plan.later))
+            done = run.sender.settle(done, pool)
 
-            # A copy inherits its source's metadata, so a source that did not hold what
-            # ``known`` claimed shows up here; those files are sent from the client instead.
-            wrong = problems(manifest, prefix, listing(client, prefix, retry))
-            redo = [e for e in copied if blob_name(prefix, e) in wrong]
-            if redo and len(redo) == len(wrong):
-                meter.grow(0, sum(e.size for e in redo))
-                run_parallel(pool, [work.step(e, None) for e in redo])
-                copied = [e for e in copied if e not in redo]
-                uploaded += redo
-                wrong = problems(manifest, prefix, listing(client, prefix, retry))
+            wrong: dict[str, str] = {}
+            if any(d.kind == "copied" for d in done):
+                # A copy inherits its source's metadata, so a source that did not hold what
+                # ``known`` claimed shows up here; those files are sent from the client.
+                wrong = problems(manifest, prefix, listing(client, prefix, retry, counter))
+                redo = [d for d in done
+                        if d.kind == "copied" and blob_name(prefix, d.entry) in wrong]  # fmt: skip
+                if redo and len(redo) == len(wrong):
+                    meter.grow(0, sum(d.entry.size for d in redo))
+                    resent = run_parallel(pool, [run.sender.step(d.entry, None) for d in redo])
+                    done = [d for d in done if d not in redo] + resent
+                    wrong = problems(manifest, prefix, listing(client, prefix, retry, counter))
         if wrong:
             raise complaint(container, prefix, wrong)
 
@@ -333,8 +195,55 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
                 manifest.to_json().encode(),
                 overwrite=True,
                 metadata={DIGEST: manifest.digest},
+                **counter.options,
             ),
             f"writing the completion marker of '{prefix}/'",
             retry,
         )
-    return _report(started, uploaded, copied, plan.skipped)
+    costs = run.chooser.costs
+    return build(
+        seconds=time.monotonic() - started, done=done, skipped=plan.skipped,
+        copyable={e.path for e, source in (*plan.first, *plan.later) if source is not None},
+        requests=counter.by_kind(),
+        copy_ms=costs.copy_s * 1000 if costs else None,
+        send_ms=costs.send_s * 1000 if costs else None,
+    )  # fmt: skip
+
+
+class _Run:
+    """The steps of one upload in its pool, choosing per file between copy and send."""
+
+    def __init__(
+        self, sender: Sender, pool: ThreadPoolExecutor, meter: Meter, chooser: Chooser
+    ) -> None:
+        self.sender, self.pool, self.meter, self.chooser = sender, pool, meter, chooser
+        self.sampled: set[str] = set()
+
+    def sample(self, steps: list[Step], endpoint_url: str) -> list[Done]:
+        """Calibrate this endpoint if it is worth it: copy some small files, send as many
+        others, interleaved, and keep the measured costs for every later choice."""
+        candidates = [(e, s) for e, s in steps if s is not None and e.size <= SMALL_FILE]
+        if not self.chooser.needs_sample(len(candidates)):
+            return []
+        picked = candidates[:: max(1, len(candidates) // (2 * SAMPLE))][: 2 * SAMPLE]
+        self.sampled = {e.path for e, _ in picked}
+        self.meter.grow(0, sum(e.size for index, (e, _) in enumerate(picked) if index % 2))
+        done = run_parallel(
+            self.pool,
+            [self.sender.step(e, None if index % 2 else s) for index, (e, s) in enumerate(picked)],
+        )
+        copies = [d.seconds for d in done if d.kind in ("copied", "pending")]
+        sends = [d.seconds for d in done if d.kind == "uploaded"]
+        if copies and sends:
+            costs = Costs.measured(copies, sends, max(e.size for e, _ in picked))
+            calibration.remember(endpoint_url, costs)
+            self.chooser = replace(self.chooser, costs=costs)
+        return done
+
+    def steps(self, steps: list[Step]) -> list[Done]:
+        chosen = [
+            (e, None if s is not None and self.chooser.sends(e.size) else s) for e, s in steps
+        ]
+        self.meter.grow(0, sum(e.size for (e, s), (_, c) in zip(steps, chosen, strict=True)
+                               if s is not None and c is None))  # fmt: skip
+        return run_parallel(self.pool, [self.sender.step(e, s) for e, s in chosen])

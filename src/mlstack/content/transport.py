@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from threading import Lock
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.transport import HttpRequest
 from azure.storage.blob import BlobServiceClient
 from rich.console import Console
 from rich.progress import (
@@ -37,6 +40,52 @@ T = TypeVar("T")
 # upload_blob reads a file whole when it fits one PUT (64 MiB by default) and download_blob
 # buffers its first 32 MiB: capping both keeps memory at about threads x 4 MiB.
 STREAM_CHUNK = 4 * 1024 * 1024
+
+
+class RequestCounter:
+    """Counts requests by kind (what an Azure bill counts, too), as the SDK's per-operation
+    ``raw_request_hook``: pass ``**counter.options`` to each call to be counted.
+
+    Kinds: ``put`` (a whole blob sent), ``copy`` (server-side copy), ``block`` and
+    ``blocklist`` (a blob sent or patched by blocks), ``list``, ``get`` (reads: properties,
+    block lists, downloads) and ``other``. Every attempt counts, retries included.
+    Per operation rather than per client: a client is built by the endpoint (whose
+    subclasses choose the credential), and an operation's options reach every request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._kinds: dict[str, int] = {}
+        self.options: dict[str, Any] = {"raw_request_hook": self}
+
+    def __call__(self, request: PipelineRequest[HttpRequest]) -> None:
+        http = request.http_request
+        comp = parse_qs(urlsplit(http.url).query).get("comp", [""])[0]
+        if http.method == "PUT":
+            if "x-ms-copy-source" in http.headers:
+                kind = "copy"
+            else:
+                kind = {"": "put", "block": "block", "blocklist": "blocklist"}.get(comp, "other")
+        elif http.method in ("GET", "HEAD"):
+            kind = "list" if comp == "list" else "get"
+        else:
+            kind = "other"
+        with self._lock:
+            self._kinds[kind] = self._kinds.get(kind, 0) + 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._kinds.values())
+
+    def by_kind(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._kinds.items()))
+
+
+def counted(counter: RequestCounter | None) -> dict[str, Any]:
+    """The options that make an SDK call count its requests in ``counter`` (if any)."""
+    return counter.options if counter is not None else {}
 
 
 def transfer_client(endpoint: BlobEndpoint, threads: int) -> BlobServiceClient:

@@ -12,7 +12,6 @@ how content is registered.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any, ClassVar
 
 from pulumi.dynamic import (
@@ -110,7 +109,7 @@ class AssetProvider(ResourceProvider):
         versions = sorted(set(registered), key=_version_order)
         return {**inputs.to_props(), "version": found.version, "uri": found.uri,
                 "archived": found.archived, "registered": versions,
-                "transfer": asdict(transfer) if transfer else None}  # fmt: skip
+                "transfer": transfer.to_dict() if transfer else None}  # fmt: skip
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = check_failures(self.inputs, news)

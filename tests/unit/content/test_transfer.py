@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from mlstack.content.transfer import (
     upload,
 )
 from mlstack.errors import WorkspaceError
+from tests.unit.content.trees import blobs, known_from, prefix_of, write_tree
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
 FILES = {
@@ -32,41 +31,6 @@ FILES = {
     "images/dog.png": bytes(reversed(range(256))) * 40,
     "labels/readme.txt": b"two classes\n",
 }
-
-
-def write_tree(root: Path, files: dict[str, bytes]) -> Manifest:
-    """Write ``files`` under ``root`` and hash them independently of the folder scanner."""
-    entries = []
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        entries.append(FileEntry(rel, len(data), hashlib.sha256(data).hexdigest()))
-    return Manifest.of(entries)
-
-
-def prefix_of(manifest: Manifest, name: str = "iris") -> str:
-    return f"LocalUpload/{manifest.digest.removeprefix('sha256:')}/{name}"
-
-
-def known_from(manifest: Manifest, prefix: str) -> dict[str, str]:
-    return {e.sha256: f"{prefix}/{e.path}" for e in manifest.entries}
-
-
-def blobs(container: ContainerClient, prefix: str) -> dict[str, bytes]:
-    return {
-        b.name.removeprefix(prefix + "/"): container.download_blob(b.name).readall()
-        for b in container.list_blobs(name_starts_with=prefix + "/")
-    }
-
-
-@pytest.fixture
-def container(endpoint: BlobEndpoint) -> Iterator[ContainerClient]:
-    """A fresh container per test, so tests never see each other's blobs."""
-    with endpoint.client() as service:
-        client = service.create_container(f"t-{uuid.uuid4().hex[:16]}")
-        yield client
-        client.delete_container()
 
 
 def send(

@@ -1,0 +1,217 @@
+"""Copy or send: the choice is measured, never changes the result, and survives a crash."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import BlobClient, ContainerClient
+
+from mlstack.content import calibration, completion
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.calibration import SAMPLE, Costs
+from mlstack.content.manifest import Manifest
+from mlstack.content.transfer import (
+    Choice,
+    RetryPolicy,
+    TransferReport,
+    is_complete,
+    marker_name,
+    upload,
+)
+from mlstack.errors import WorkspaceError
+from tests.unit.content.trees import blobs, known_from, prefix_of, write_tree
+
+FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01)
+
+
+def many(count: int, version: int) -> dict[str, bytes]:
+    """``count`` small files; ``version`` changes every tenth of them."""
+    return {
+        f"{i % 4}/{i:04d}.png": f"image {i} v{version if i % 10 == 0 else 1}".encode()
+        for i in range(count)
+    }
+
+
+def send(
+    root: Path,
+    manifest: Manifest,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    *,
+    known: dict[str, str] | None = None,
+    choice: Choice = "measure",
+) -> TransferReport:
+    return upload(root, manifest, endpoint, container.container_name, prefix_of(manifest),
+                  known or {}, 4, False, retry=FAST, choice=choice)  # fmt: skip
+
+
+@pytest.fixture
+def other(endpoint: BlobEndpoint) -> Iterator[ContainerClient]:
+    with endpoint.client() as service:
+        client = service.create_container(f"t-{uuid.uuid4().hex[:16]}")
+        yield client
+        client.delete_container()
+
+
+def stored(container: ContainerClient, manifest: Manifest) -> tuple[dict[str, Any], ...]:
+    """Everything a reader of the version sees: bytes, metadata, and the marker."""
+    prefix = prefix_of(manifest)
+    metadata = {
+        b.name: b.metadata for b in container.list_blobs(prefix + "/", include=["metadata"])
+    }
+    marker = container.download_blob(marker_name(prefix)).readall()
+    return (
+        blobs(container, prefix),
+        {k.removeprefix(prefix): v for k, v in metadata.items()},
+        {"marker": json.loads(marker)},
+    )
+
+
+@pytest.mark.parametrize("choice", ["copy", "send"])
+def test_copy_or_send_stores_the_same_version(
+    tmp_path: Path,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    other: ContainerClient,
+    choice: Choice,
+) -> None:
+    v1, v2 = many(40, 1), many(40, 2)
+    m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
+    results = []
+    for target, how in ((container, "copy"), (other, choice)):
+        send(tmp_path / "v1", m1, endpoint, target)
+        report = send(tmp_path / "v2", m2, endpoint, target, choice=how,
+                      known=known_from(m1, prefix_of(m1)))  # fmt: skip
+        results.append(stored(target, m2))
+        unchanged = sum(1 for rel in v2 if v1[rel] == v2[rel])
+        if how == "send":
+            assert (report.resent_files, report.copied_files) == (unchanged, 0)
+            assert report.sent_bytes == m2.bytes
+        else:
+            assert (report.resent_files, report.copied_files) == (0, unchanged)
+    assert results[0] == results[1]
+
+
+def test_enough_small_files_calibrate_the_endpoint_once(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    files = many(10 * SAMPLE + 10, 1)
+    m1 = write_tree(tmp_path / "v1", files)
+    send(tmp_path / "v1", m1, endpoint, container)
+    m2 = write_tree(tmp_path / "v2", many(10 * SAMPLE + 10, 2))
+
+    report = send(tmp_path / "v2", m2, endpoint, container, known=known_from(m1, prefix_of(m1)))
+
+    assert report.copy_ms is not None and report.send_ms is not None
+    assert report.resent_files >= SAMPLE  # the timed sends, at least
+    assert calibration.costs_of(endpoint.url) is not None  # remembered for the next one
+    assert blobs(container, prefix_of(m2)) == many(10 * SAMPLE + 10, 2)
+
+
+def test_measured_costs_decide_per_file(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    v1 = {**many(20, 1), "big.bin": b"b" * 600_000}
+    v2 = {**many(20, 2), "big.bin": b"b" * 600_000}
+    m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
+    send(tmp_path / "v1", m1, endpoint, container)
+    calibration.remember(endpoint.url, Costs(copy_s=0.010, send_s=0.002, largest_sent=100))
+
+    report = send(tmp_path / "v2", m2, endpoint, container, known=known_from(m1, prefix_of(m1)))
+
+    # Small unchanged files were cheaper to send; the large one is copied whatever the costs.
+    assert report.resent_files == sum(1 for rel in many(20, 2) if v1[rel] == v2[rel])
+    assert (report.copied_files, report.copied_bytes) == (1, 600_000)
+    assert blobs(container, prefix_of(m2)) == v2
+
+
+def test_no_local_files_means_copies_whatever_the_choice(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    m1 = write_tree(tmp_path / "v1", many(10, 1))
+    send(tmp_path / "v1", m1, endpoint, container)
+    report = upload(tmp_path / "absent", m1, endpoint, container.container_name, "copies/x",
+                    known_from(m1, prefix_of(m1)), 4, False, retry=FAST, choice="send")  # fmt: skip
+    assert (report.copied_files, report.sent_bytes) == (10, 0)
+
+
+@pytest.mark.parametrize("choice", ["copy", "send"])
+def test_a_crash_mid_transfer_leaves_no_version_and_the_rerun_completes(
+    tmp_path: Path,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    monkeypatch: pytest.MonkeyPatch,
+    choice: Choice,
+) -> None:
+    v1, v2 = many(30, 1), many(30, 2)
+    m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
+    send(tmp_path / "v1", m1, endpoint, container)
+    known = known_from(m1, prefix_of(m1))
+    method = "start_copy_from_url" if choice == "copy" else "upload_blob"
+    real = getattr(BlobClient, method)
+    calls: list[str] = []
+
+    def crash_on_the_tenth(self: BlobClient, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self.blob_name)
+        if len(calls) == 10:
+            refused = HttpResponseError("injected")
+            refused.status_code = 403
+            raise refused
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(BlobClient, method, crash_on_the_tenth)
+    with pytest.raises(WorkspaceError, match="HTTP 403"):
+        send(tmp_path / "v2", m2, endpoint, container, known=known, choice=choice)
+    assert not is_complete(endpoint, container.container_name, prefix_of(m2), m2.digest)
+    assert not container.get_blob_client(marker_name(prefix_of(m2))).exists()
+
+    monkeypatch.setattr(BlobClient, method, real)
+    report = send(tmp_path / "v2", m2, endpoint, container, known=known, choice=choice)
+
+    assert report.skipped_files > 0  # what the crashed run finished is kept
+    assert report.files == len(v2)
+    assert blobs(container, prefix_of(m2)) == v2
+    assert is_complete(endpoint, container.container_name, prefix_of(m2), m2.digest)
+
+
+def test_requests_are_counted_by_kind(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    files = many(12, 1)
+    m1 = write_tree(tmp_path / "v1", files)
+
+    first = send(tmp_path / "v1", m1, endpoint, container)
+    again = send(tmp_path / "v1", m1, endpoint, container)
+
+    # marker read, listing before, one PUT per file, marker PUT; nothing copied, so no
+    # listing after: each PUT proved its own blob
+    assert dict(first.requests_by_kind) == {"get": 1, "list": 1, "put": len(files) + 1}
+    assert first.requests == len(files) + 3
+    assert dict(again.requests_by_kind) == {"get": 1}  # a stored version: its marker only
+    assert first.to_dict()["requests_by_kind"] == {"get": 1, "list": 1, "put": len(files) + 1}
+    assert list(first.to_dict()) == sorted(first.to_dict())
+
+
+def test_listing_reads_every_page_and_any_name(
+    tmp_path: Path,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(completion, "PAGE", 2)
+    files = {"a b/c&d.txt": b"1", "ünï/ç%20.csv": b"2", "x/<y>.bin": b"3", "z'q\"w.txt": b"4"}
+    files |= {f"n/{i}.txt": str(i).encode() for i in range(5)}
+    manifest = write_tree(tmp_path, files)
+    send(tmp_path, manifest, endpoint, container)
+
+    listed = completion.listing(container, prefix_of(manifest), FAST)
+
+    assert {name.removeprefix(prefix_of(manifest) + "/") for name in listed} == set(files)
+    assert all(sha is not None for _, sha in listed.values())
+    assert send(tmp_path, manifest, endpoint, container).skipped_files == len(files)
