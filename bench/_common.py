@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlstack.content.blobstore import BlobEndpoint
-from mlstack.services import azurite as _azurite
 from mlstack.services.azurite import Azurite, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,34 +78,12 @@ def scratch(label: str) -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _exited(pid: int, marker: bytes) -> bool:
-    """``services.process.exited`` without its start-up race (reported, not ours to fix).
-
-    Right after ``posix_spawn`` returns, the child may still be inside ``execve``: the kernel
-    resumes the parent before the new program's argv is mapped, so ``/proc/<pid>/cmdline``
-    reads empty and the supervisor takes a starting Azurite for a dead one (and leaks it).
-    Here a process counts as exited only when it is reaped, gone, or a zombie.
-    """
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        done = 0
-    if done == pid:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state == "Z"
-
-
 @contextmanager
 def private_azurite(home: Path, database: str | None = None) -> Iterator[BlobEndpoint]:
     """An Azurite of our own under ``home`` (never the developer's), stopped on exit.
 
     ``database``: an ``AZURITE_DB`` URL, to keep blob metadata in SQL instead of LokiJS.
     """
-    _azurite.exited = _exited  # type: ignore[attr-defined]  # see _exited
     service = Azurite(home, TOOLS)
     saved = os.environ.pop("AZURITE_DB", None)
     if database:

@@ -20,7 +20,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from mlstack.config.locator import LocalLocator
-from mlstack.content import transfer
+from mlstack.content import sender
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import NoCache
 from mlstack.content.scan import scan
@@ -518,8 +518,8 @@ def test_a_crash_between_upload_and_register_leaves_no_version_and_a_rerun_sends
     def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("the rerun transferred a file again")
 
-    monkeypatch.setattr(transfer._Uploader, "send", refuse)
-    monkeypatch.setattr(transfer._Uploader, "copy", refuse)
+    monkeypatch.setattr(sender.Sender, "send", refuse)
+    monkeypatch.setattr(sender.Sender, "copy", refuse)
     outs = provider.create(news).outs or {}
     assert outs["version"] == "1" and outs["registered"] == ["1"]
     assert len(calls) == 2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.content import transfer
+from mlstack.content import sender
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import NoCache
 from mlstack.content.manifest import Manifest
@@ -108,7 +108,7 @@ def test_a_version_is_copied_within_one_account_and_registered(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a copy sent bytes from this machine")
 
-    monkeypatch.setattr(transfer._Uploader, "send", refuse)
+    monkeypatch.setattr(sender.Sender, "send", refuse)
     done = register_copy(prod, dev, registered, properties={"promotion": {"from": "dev"}},
                          description="promoted", tags={"env": "prod"})  # fmt: skip
     assert (done.version.version, done.new) == ("1", True)
