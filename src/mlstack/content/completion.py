@@ -75,7 +75,9 @@ def _page(
     query += f"&prefix={quote(prefix + '/', safe='')}"
     if marker:
         query += f"&marker={quote(marker, safe='')}"
-    url = container.url.split("?", 1)[0]
+    url, _, sas = container.url.partition("?")  # a SAS credential rides in the query
+    if sas:
+        query += f"&{sas}"
     request = HttpRequest("GET", f"{url}?{query}", headers={"x-ms-version": container.api_version})
     # Through the client's own pipeline (signing, counting hooks), without its parsing.
     response = container._client._send_request(request, **counted(counter))
