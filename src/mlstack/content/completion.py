@@ -17,8 +17,15 @@ from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
-from mlstack.content.retry import DEFAULT_RETRY, RetryPolicy, with_retry
-from mlstack.content.transport import RequestCounter, blob_name, clean_prefix, counted
+from mlstack.content.transport import (
+    DEFAULT_RETRY,
+    RequestCounter,
+    RetryPolicy,
+    blob_name,
+    clean_prefix,
+    counted,
+    with_retry,
+)
 from mlstack.errors import WorkspaceError
 
 SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
@@ -68,7 +75,7 @@ def _page(
     query += f"&prefix={quote(prefix + '/', safe='')}"
     if marker:
         query += f"&marker={quote(marker, safe='')}"
-    url, _, sas = container.url.partition("?")  # a SAS datastore signs with its query
+    url, _, sas = container.url.partition("?")  # a SAS credential rides in the query
     if sas:
         query += f"&{sas}"
     request = HttpRequest("GET", f"{url}?{query}", headers={"x-ms-version": container.api_version})

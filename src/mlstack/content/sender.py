@@ -110,10 +110,11 @@ class Sender:
         if not source.startswith("/"):
             return self.container.get_blob_client(source)
         other, _, name = source[1:].partition("/")
-        account_url = self.container.url.rsplit("/", 1)[0]
+        container_url, _, sas = self.container.url.partition("?")  # a SAS rides in the query
+        url = f"{container_url.rsplit('/', 1)[0]}/{other}/{quote(name)}"
         return BlobClient.from_blob_url(
-            f"{account_url}/{other}/{quote(name)}",
-            credential=self.container.credential,
+            f"{url}?{sas}" if sas else url,
+            credential=None if sas else self.container.credential,
             api_version=self.container.api_version,
         )
 

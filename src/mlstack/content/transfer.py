@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 Step = tuple[FileEntry, str | None]
+_Uploader = Sender  # the per-file work's former name, which tests elsewhere still patch
 
 
 @dataclass(frozen=True)

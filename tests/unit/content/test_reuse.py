@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobClient, ContainerClient
+from azure.storage.blob import (
+    AccountSasPermissions,
+    BlobClient,
+    BlobServiceClient,
+    ContainerClient,
+    ResourceTypes,
+    generate_account_sas,
+)
 
 from mlstack.content import calibration, completion
 from mlstack.content.blobstore import BlobEndpoint
@@ -215,3 +223,36 @@ def test_listing_reads_every_page_and_any_name(
     assert {name.removeprefix(prefix_of(manifest) + "/") for name in listed} == set(files)
     assert all(sha is not None for _, sha in listed.values())
     assert send(tmp_path, manifest, endpoint, container).skipped_files == len(files)
+
+
+class _SasEndpoint(BlobEndpoint):
+    """The endpoint of a datastore that holds a container SAS token instead of a key."""
+
+    def client(self, **settings: Any) -> BlobServiceClient:
+        sas = generate_account_sas(
+            self.account, self.key, ResourceTypes(container=True, object=True),
+            AccountSasPermissions(read=True, write=True, list=True, create=True, add=True),
+            expiry=datetime.now(UTC) + timedelta(hours=1),
+        )  # fmt: skip
+        keyed = super().client(**settings)
+        return BlobServiceClient(self.url, credential=sas, api_version=keyed.api_version)
+
+
+def test_a_sas_endpoint_lists_copies_and_patches(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient, other: ContainerClient
+) -> None:
+    """A SAS rides in the URL's query: listings, copy sources (also from another
+    container) and block lists must keep it."""
+    sas = _SasEndpoint(endpoint.url, endpoint.account, endpoint.key)
+    big = bytes(range(256)) * (20 * 1024)  # 5 MiB: sent by blocks
+    v1, v2 = {**many(20, 1), "big.bin": big}, {**many(20, 2), "big.bin": big[:-1] + b"!"}
+    m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
+    send(tmp_path / "v1", m1, sas, container)  # type: ignore[arg-type]
+    known = {e.sha256: f"/{container.container_name}/{prefix_of(m1)}/{e.path}" for e in m1.entries}
+
+    report = send(tmp_path / "v2", m2, sas, other, known=known)  # type: ignore[arg-type]
+
+    assert report.copied_files == sum(1 for rel in many(20, 2) if v1[rel] == v2[rel])
+    assert report.patched_files == 1 and report.sent_bytes < len(big)
+    assert blobs(other, prefix_of(m2)) == v2
+    assert is_complete(endpoint, other.container_name, prefix_of(m2), m2.digest)
