@@ -17,15 +17,8 @@ from azure.storage.blob import ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
-from mlstack.content.transport import (
-    DEFAULT_RETRY,
-    RequestCounter,
-    RetryPolicy,
-    blob_name,
-    clean_prefix,
-    counted,
-    with_retry,
-)
+from mlstack.content.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from mlstack.content.transport import RequestCounter, blob_name, clean_prefix, counted
 from mlstack.errors import WorkspaceError
 
 SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
