@@ -6,8 +6,8 @@
                                                  the registry route (issue 13)
 
 The routes to Azure are the extension points: an Azure workspace source (a version read
-through ``AzureMLWorkspace``, copied server-side across storage accounts by the target's
-``pulumi up``) and an Azure ML registry source (``--via registry``). Each implements
+through the workspace protocol's Azure backend, copied server-side across storage accounts
+by the target's ``pulumi up``) and an Azure ML registry source (``--via registry``). Each implements
 :class:`~mlstack.promotion.source.PromotionSource` and is returned from here.
 """
 

@@ -8,7 +8,7 @@ archived, the model's gates met). One implementation per kind of source:
   workspace protocol. Today's route (local → local); the target's ``pulumi up`` copies the
   content server-side (``providers/promoted.py``).
 - an Azure workspace source (azure → azure, issue 13): the same reads through
-  ``AzureMLWorkspace``, plus what a cross-account copy needs (the source datastore's
+  the protocol's Azure backend, plus what a cross-account copy needs (the source datastore's
   account, the role to grant on it) — add it beside this one and route to it in
   :mod:`mlstack.promotion.route`.
 - an Azure ML registry source (``--via registry``, issue 13): the version shared into the
