@@ -9,11 +9,19 @@ registered version, so references to a registered version can be asserted too.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+from mlstack.config.locator import AzureLocator, LocalLocator
+from mlstack.project import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTEFACT = ROOT / "tests" / "fixtures" / "state-v0" / "artefact"
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -51,7 +59,8 @@ class Recorder(Mocks):
 
     calls: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
-    """Registered version per mlstack asset resource name (default "1")."""
+    """Registered version of mlstack asset resources, by resource name or by type name
+    (``ModelVersion``); a pinned version answers as itself; default "1"."""
     location: str = "westeurope"
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -59,8 +68,9 @@ class Recorder(Mocks):
         kind = "MLWorkspace" if args.typ.endswith("machinelearningservices:Workspace") else kind
         rid = f"/mock/{kind}/{args.name}"
         state = {**args.inputs, "id": rid}
-        if args.typ.startswith(DYNAMIC):
-            version = self.versions.get(args.name, "1")
+        if args.typ.startswith(DYNAMIC):  # as the provider's create answers
+            version = (args.inputs.get("version_pin") or self.versions.get(args.name)
+                       or self.versions.get(kind, "1"))  # fmt: skip
             state |= {"version": version, "reference": f"azureml:{state.get('name')}:{version}",
                       "uri": f"https://mock.blob/{args.name}"}  # fmt: skip
             return rid, state
@@ -124,3 +134,31 @@ class Declared:
     def named(self, name: str) -> Registered:
         (found,) = [r for r in self.resources if r.name == name]
         return found
+
+
+class Absent:
+    """A workspace not created yet, as a first preview plans against (the program's
+    ``opener``): planning must treat it as empty."""
+
+    container = datastore = "unused"
+    endpoint = None
+
+    def __init__(self, locator: LocalLocator | AzureLocator, _project: Project) -> None:
+        self.locator = locator
+
+    def exists(self) -> bool:
+        return False
+
+
+def project_copy(dest: Path) -> Project:
+    """The shipped Pulumi.yaml, asset files and scoring code, the data they name (a few
+    small files) and a complete model artefact above its gate, as after training."""
+    shutil.copy(ROOT / "Pulumi.yaml", dest / "Pulumi.yaml")
+    shutil.copytree(ROOT / "assets", dest / "assets")
+    shutil.copytree(ROOT / "training", dest / "training", ignore=shutil.ignore_patterns("__py*"))
+    for split in ("train", "val", "test"):
+        folder = dest / "data" / "digits" / split / "0"
+        folder.mkdir(parents=True)
+        (folder / "a.png").write_bytes(f"{split} image".encode())
+    shutil.copytree(ARTEFACT, dest / "outputs" / "digits-cnn")
+    return Project(dest)

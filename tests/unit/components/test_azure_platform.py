@@ -12,16 +12,12 @@ resources answer with recognisable versions (``VERSIONS``), as their providers w
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from google.protobuf.json_format import MessageToDict
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from mlstack.components.azure_platform import BLOB_DATA_CONTRIBUTOR
 from mlstack.config.azure import AzureSettings
@@ -30,120 +26,20 @@ from mlstack.config.stack import StackConfig
 from mlstack.program import build
 from mlstack.project import HOME_ENV, Project
 from mlstack.workspace import EmptyWorkspace, Workspace, open_workspace
+from tests.support.pulumi_mocks import (
+    DYNAMIC,
+    SECRET_SIG,
+    SIG_KEY,
+    STORAGE_KEY,
+    Declared,
+    Recorder,
+    RecordingMonitor,
+    project_copy,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
-ARTEFACT = ROOT / "tests" / "fixtures" / "state-v0" / "artefact"
-DYNAMIC = "pulumi-python:dynamic/mlstack:"
 VERSIONS = {"DataAsset": "3", "ModelVersion": "7", "EnvironmentVersion": "4"}
 """What each kind of mlstack asset resource answers as its registered version."""
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-STORAGE_KEY = "mock-storage-key=="
-# The resource's own name property per type, as the provider would return it.
-_NAME_KEYS = {
-    "ResourceGroup": "resourceGroupName",
-    "StorageAccount": "accountName",
-    "BlobContainer": "containerName",
-    "Vault": "vaultName",
-    "Registry": "registryName",
-    "Component": "resourceName",
-    "Compute": "computeName",
-    "OnlineEndpoint": "endpointName",
-    "OnlineDeployment": "deploymentName",
-    "Blob": "blobName",
-}
-
-
-@dataclass
-class Registered:
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    raw: dict[str, Any]
-    protect: bool
-    depends_on: set[str]
-    urn: str = ""
-
-
-@dataclass
-class Recorder(Mocks):
-    calls: list[str] = field(default_factory=list)
-
-    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        kind = args.typ.split(":")[-1]
-        kind = "MLWorkspace" if args.typ.endswith("machinelearningservices:Workspace") else kind
-        rid = f"/mock/{kind}/{args.name}"
-        state = {**args.inputs, "id": rid}
-        key = "workspaceName" if kind == "MLWorkspace" else _NAME_KEYS.get(kind, "name")
-        state.setdefault("name", args.inputs.get(key, args.name))
-        if kind == "StorageAccount":
-            state["primaryEndpoints"] = {"blob": f"https://{state['name']}.blob.core.windows.net/"}
-        if args.typ.startswith(DYNAMIC):  # as the provider's create answers
-            state["version"] = args.inputs.get("version_pin") or VERSIONS[kind]
-            state["reference"] = f"azureml:{args.inputs['name']}:{state['version']}"
-        return rid, state
-
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        self.calls.append(args.token)
-        if args.token == "azure-native:authorization:getClientConfig":
-            return {"tenantId": "mock-tenant", "subscriptionId": "s", "clientId": "c",
-                    "objectId": "o"}, []  # fmt: skip
-        if args.token == "azure-native:storage:listStorageAccountKeys":
-            return {"keys": [{"keyName": "key1", "value": STORAGE_KEY, "permissions": "FULL"}]}, []
-        raise AssertionError(f"unexpected invoke {args.token}")
-
-
-class RecordingMonitor(MockMonitor):  # type: ignore[misc]
-    def __init__(self, mocks: Recorder) -> None:
-        super().__init__(mocks)
-        self.registered: list[Registered] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            raw = MessageToDict(request.object)
-            self.registered.append(
-                Registered(
-                    request.type,
-                    request.name,
-                    _plain(raw),
-                    raw,
-                    bool(request.protect),
-                    set(request.dependencies),
-                    response.urn,
-                )
-            )
-        return response
-
-
-def _plain(value: Any) -> Any:
-    """Raw protobuf inputs with secrets unwrapped, for value assertions."""
-    if isinstance(value, dict):
-        if value.get(SIG_KEY) == SECRET_SIG:
-            return _plain(value["value"])
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-@dataclass
-class Declared:
-    resources: list[Registered]
-    calls: list[str]
-
-    def of(self, type_: str) -> list[Registered]:
-        return [r for r in self.resources if r.type == type_]
-
-    def one(self, type_: str) -> Registered:
-        (found,) = self.of(type_)
-        return found
-
-    def named(self, name: str) -> Registered:
-        (found,) = [r for r in self.resources if r.name == name]
-        return found
-
-
 ML = "azure-native:machinelearningservices:"
 GOOD = {
     "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
@@ -167,26 +63,12 @@ def _reset_runtime() -> Iterator[None]:
     pulumi.runtime.settings.reset_options()
 
 
-def project_copy(dest: Path) -> Project:
-    """The project with its shipped asset files, the data they name (a few small files)
-    and a complete model artefact above its gate, as after training."""
-    shutil.copy(ROOT / "Pulumi.yaml", dest / "Pulumi.yaml")
-    shutil.copytree(ROOT / "assets", dest / "assets")
-    shutil.copytree(ROOT / "training", dest / "training")  # the endpoints' scoring code
-    for split in ("train", "val", "test"):
-        folder = dest / "data" / "digits" / split / "0"
-        folder.mkdir(parents=True)
-        (folder / "0.png").write_bytes(f"{split} digit".encode())
-    shutil.copytree(ARTEFACT, dest / "outputs" / "digits-cnn")
-    return Project(dest)
-
-
 def declare(
     project: Project, stack: str, azure: dict[str, Any], *, extra_env: str = ""
 ) -> Declared:
     """Run the program for an azure stack with ``azure`` settings, recording what it
     declares; ``extra_env`` is the YAML of one more environment spec."""
-    mocks = Recorder()
+    mocks = Recorder(versions=VERSIONS)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack=stack, preview=False,
                              monitor=monitor)  # fmt: skip
@@ -319,7 +201,7 @@ def test_datastore_is_identity_based_by_default(dev: Declared) -> None:
 def test_the_deployer_may_write_blobs_to_an_identity_based_datastore(dev: Declared) -> None:
     """mlstack's providers upload asset content as whoever runs `pulumi up`."""
     access = dev.one("azure-native:authorization:RoleAssignment")
-    assert access.inputs["principalId"] == "o"  # the signed-in client's object id
+    assert access.inputs["principalId"] == "deployer-object-id"  # the signed-in client's object id
     assert access.inputs["roleDefinitionId"] == (
         f"/subscriptions/{GOOD['subscriptionId']}/providers/Microsoft.Authorization"
         f"/roleDefinitions/{BLOB_DATA_CONTRIBUTOR}"

@@ -8,7 +8,6 @@ placeholders filled in) — in the shapes the engine would hand the pack.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,15 @@ from typing import Any
 import pulumi
 import pytest
 
-from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.config.stack import load_stack_config, stack_values
 from mlstack.program import build
 from mlstack.project import HOME_ENV, Project
 from mlstack_policy.catalog import RULES
 from mlstack_policy.resource import Resource
 from mlstack_policy.settings import Settings
-from tests.support.pulumi_mocks import Recorder, RecordingMonitor
+from tests.support.pulumi_mocks import Absent, Recorder, RecordingMonitor, project_copy
 
 ROOT = Path(__file__).resolve().parents[3]
-ARTEFACT = ROOT / "tests" / "fixtures" / "state-v0" / "artefact"
 FILLED = {
     "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
     "storageAccount": "mlstackstore01",
@@ -37,19 +34,6 @@ FILLED = {
 pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")
 
 
-class Absent:
-    """A workspace not created yet, as a first preview plans against."""
-
-    container = datastore = "unused"
-    endpoint = None
-
-    def __init__(self, locator: LocalLocator | AzureLocator, _project: Project) -> None:
-        self.locator = locator
-
-    def exists(self) -> bool:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _reset_runtime() -> Iterator[None]:
     yield
@@ -58,17 +42,7 @@ def _reset_runtime() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The shipped Pulumi.yaml, assets and scoring code, tiny data, a trained model."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(ROOT / "assets", root / "assets")
-    shutil.copytree(ROOT / "training", root / "training", ignore=shutil.ignore_patterns("__py*"))
-    for split in ("train", "val", "test"):
-        folder = root / "data" / "digits" / split / "0"
-        folder.mkdir(parents=True)
-        (folder / "a.png").write_bytes(f"{split} image".encode())
-    shutil.copytree(ARTEFACT, root / "outputs" / "digits-cnn")
-    return Project(root)
+    return project_copy(tmp_path_factory.mktemp("project"))
 
 
 def shipped(stack: str, **changes: Any) -> dict[str, Any]:

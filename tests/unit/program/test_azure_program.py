@@ -17,14 +17,18 @@ from typing import Any
 import pulumi
 import pytest
 
-from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.config.stack import load_stack_config
 from mlstack.program import build
 from mlstack.project import HOME_ENV, Project
-from tests.support.pulumi_mocks import DYNAMIC, Declared, Recorder, RecordingMonitor
+from tests.support.pulumi_mocks import (
+    DYNAMIC,
+    Absent,
+    Declared,
+    Recorder,
+    RecordingMonitor,
+    project_copy,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
-ARTEFACT = ROOT / "tests" / "fixtures" / "state-v0" / "artefact"
 ML = "azure-native:machinelearningservices:"
 ASSET_TYPES = {f"{DYNAMIC}{t}" for t in ("DataAsset", "EnvironmentVersion", "ModelVersion")}
 CREATE = {
@@ -46,20 +50,6 @@ ATTACH = {
 pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")
 
 
-class Absent:
-    """A workspace that is not created yet, as the program's opener finds it."""
-
-    container = "unused"
-    datastore = "unused"
-    endpoint = None
-
-    def __init__(self, locator: LocalLocator | AzureLocator, _project: Project) -> None:
-        self.locator = locator
-
-    def exists(self) -> bool:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _reset_runtime() -> Iterator[None]:
     yield
@@ -68,17 +58,7 @@ def _reset_runtime() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The shipped Pulumi.yaml, asset files and scoring code, small data, a trained model."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(ROOT / "assets", root / "assets")
-    shutil.copytree(ROOT / "training", root / "training", ignore=shutil.ignore_patterns("__py*"))
-    for split in ("train", "val", "test"):
-        folder = root / "data" / "digits" / split / "0"
-        folder.mkdir(parents=True)
-        (folder / "a.png").write_bytes(f"{split} image".encode())
-    shutil.copytree(ARTEFACT, root / "outputs" / "digits-cnn")
-    return Project(root)
+    return project_copy(tmp_path_factory.mktemp("project"))
 
 
 def declare(
