@@ -116,8 +116,10 @@ class DataInputs(FolderInputs):
     """How the content differs from the latest version, e.g. ``1 changed since version 1``."""
 
 
-class ModelInputs(FolderInputs):
-    resource_type: ClassVar[str] = "ModelVersion"
+class ModelFields(BaseModel):
+    """What every model version resource carries beside its content, trained or promoted."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
     section: ClassVar[str] = "model"
     kind: ClassVar[str] = "model"
     metadata_keys: ClassVar[tuple[str, ...]] = ("description", "tags", "stage")
@@ -125,11 +127,15 @@ class ModelInputs(FolderInputs):
     spec: str = ""
     """The model YAML, named in errors about the artefact."""
     properties: dict[str, Any] = Field(default_factory=dict)
-    """Metrics and lineage as the preview shows them (registration re-reads the folder)."""
+    """Metrics and lineage as the preview shows them (registration re-reads its source)."""
     gates: dict[str, float] = Field(default_factory=dict)
     """The model YAML's gates (``mlstack.min.test.accuracy: 0.95``), for the policy pack."""
     metrics_change: str = ""
     stage: str = ""
+
+
+class ModelInputs(ModelFields, FolderInputs):
+    resource_type: ClassVar[str] = "ModelVersion"
 
 
 class EnvironmentInputs(AssetInputs):
@@ -173,19 +179,10 @@ class PromotedDataInputs(PromotedInputs):
     changes: str = ""
 
 
-class PromotedModelInputs(PromotedInputs):
-    resource_type: ClassVar[str] = "PromotedModel"
-    section: ClassVar[str] = "model"
-    kind: ClassVar[str] = "model"
-    metadata_keys: ClassVar[tuple[str, ...]] = ("description", "tags", "stage")
+class PromotedModelInputs(ModelFields, PromotedInputs):
+    """``properties`` are the source version's metrics and lineage."""
 
-    spec: str = ""
-    properties: dict[str, Any] = Field(default_factory=dict)
-    """The source version's metrics and lineage, as the policy pack checks them."""
-    gates: dict[str, float] = Field(default_factory=dict)
-    """The model YAML's gates, as on :class:`ModelInputs`."""
-    metrics_change: str = ""
-    stage: str = ""
+    resource_type: ClassVar[str] = "PromotedModel"
 
 
 class DeploymentInputs(BaseModel):
