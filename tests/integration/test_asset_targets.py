@@ -131,8 +131,11 @@ def test_up_registers_every_kind_and_a_changed_file_is_all_a_new_version_sends(
     assert named == [("update", "data-digits-val")]
     assert steps[0]["newState"]["inputs"]["changes"] == "1 changed since version 1"
 
-    cli.run("up", "--yes")
+    up = cli.run("up", "--yes")
     assert target.versions() == {"digits-test": "1", "digits-train": "1", "digits-val": "2"}
+    # The engine's output tells what moved, per asset that registered a version.
+    said = [x for x in (up.stdout + up.stderr).splitlines() if "data digits-val: version 2:" in x]
+    assert said and all(" requests (" in x and "MiB/s" in x for x in said), up.stdout
     state = json.loads(cli.run("stack", "export", "--stack", cli.stack).stdout)
     [val] = [r for r in state["deployment"]["resources"] if r["urn"].endswith("::data-digits-val")]
     transfer = val["outputs"]["transfer"]

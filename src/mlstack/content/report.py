@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlstack.content.blobstore import MIB
 from mlstack.content.manifest import FileEntry
 from mlstack.content.sender import Done
 
@@ -61,18 +62,26 @@ class TransferReport:
         return dict(sorted(raw.items()))
 
     def __str__(self) -> str:
+        """One line: what moved, what it cost in requests, and how fast."""
         patched = (
-            f", patched {self.patched_files} ({self.reused_bytes} B of "
-            f"{self.patched_bytes} B reused by block)"
+            f", patched {self.patched_files} ({_mib(self.reused_bytes)} of "
+            f"{_mib(self.patched_bytes)} reused by block)"
             if self.patched_files
             else ""
         )
+        kinds = ", ".join(f"{kind} {n}" for kind, n in self.requests_by_kind)
+        rate = self.sent_bytes / self.seconds / MIB if self.seconds > 0 else 0.0
         return (
-            f"uploaded {self.uploaded_files} files ({self.uploaded_bytes} B), "
-            f"copied {self.copied_files} ({self.copied_bytes} B){patched}, "
-            f"reused {self.skipped_files} in {self.seconds:.1f} s; "
-            f"{self.sent_bytes} B sent in {self.requests} requests"
+            f"uploaded {self.uploaded_files} files ({_mib(self.uploaded_bytes)}), "
+            f"copied {self.copied_files} ({_mib(self.copied_bytes)}){patched}, "
+            f"reused {self.skipped_files} ({_mib(self.skipped_bytes)}); "
+            f"{_mib(self.sent_bytes)} sent in {self.requests} requests"
+            f"{f' ({kinds})' if kinds else ''}, {self.seconds:.1f} s, {rate:.1f} MiB/s"
         )
+
+
+def _mib(n: int) -> str:
+    return f"{n / MIB:.1f} MiB"
 
 
 def build(

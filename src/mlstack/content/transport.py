@@ -12,6 +12,7 @@ times the SDK's.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from threading import Lock
@@ -32,7 +33,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.blobstore import MIB, BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
 from mlstack.errors import WorkspaceError
 
@@ -121,12 +122,26 @@ def describe(prefix: str, entry: FileEntry) -> str:
     return f"'{entry.path}' (blob '{blob_name(prefix, entry)}')"
 
 
-class Meter:
-    """A rich progress bar (files, bytes, bytes/s, ETA), shared by worker threads."""
+LINE_SECONDS = 10.0
+"""How often a transfer with no terminal (a provider under ``pulumi up``) prints a line."""
 
-    def __init__(self, label: str, files: int, nbytes: int, enabled: bool) -> None:
+
+class Meter:
+    """Progress shared by worker threads: a rich bar (files, bytes, bytes/s, ETA) on a
+    terminal; elsewhere — a provider, whose stderr the Pulumi engine shows as it comes — a
+    plain line every :data:`LINE_SECONDS`, so a long transfer is never silent."""
+
+    def __init__(
+        self, label: str, files: int, nbytes: int, enabled: bool, *, every: float = LINE_SECONDS
+    ) -> None:
         self._lock = Lock()
+        self._label = label
         self._files, self._done = files, 0
+        self._bytes, self._sent = nbytes, 0
+        self._started = self._last = time.monotonic()
+        self._every = every
+        tty = sys.stderr.isatty()
+        self._lines = enabled and not tty
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -135,7 +150,9 @@ class Meter:
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
-            disable=not (enabled and sys.stderr.isatty()),
+            disable=not (enabled and tty),
+            redirect_stderr=tty,  # else rich swaps sys.stderr for its proxy while it runs
+            redirect_stdout=tty,
         )
         self._task = self._progress.add_task(label, total=nbytes, done=0, files=files)
 
@@ -150,17 +167,36 @@ class Meter:
 
     def advance(self, nbytes: int) -> None:
         self._progress.update(self._task, advance=nbytes)
+        with self._lock:
+            self._sent += nbytes
+            self._line_if_due()
 
     def grow(self, files: int, nbytes: int) -> None:
         with self._lock:
             self._files += files
-            total = (self._progress.tasks[0].total or 0) + nbytes
-            self._progress.update(self._task, total=total, files=self._files)
+            self._bytes += nbytes
+            self._progress.update(self._task, total=self._bytes, files=self._files)
 
     def file_done(self) -> None:
         with self._lock:
             self._done += 1
             self._progress.update(self._task, done=self._done)
+            self._line_if_due()
+
+    def _line_if_due(self) -> None:
+        """One progress line when the interval has passed (called under the lock)."""
+        now = time.monotonic()
+        if not self._lines or now - self._last < self._every:
+            return
+        self._last = now
+        rate = self._sent / max(now - self._started, 1e-9) / MIB
+        share = f" ({100 * self._sent // self._bytes}%)" if self._bytes else ""
+        print(
+            f"{self._label}: {self._done}/{self._files} files, {self._sent / MIB:.1f}/"
+            f"{self._bytes / MIB:.1f} MiB{share}, {rate:.1f} MiB/s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def run_parallel(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], T]]) -> list[T]:

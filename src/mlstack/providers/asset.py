@@ -11,6 +11,7 @@ how content is registered.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -105,7 +106,14 @@ class AssetProvider(ResourceProvider):
         registered: list[str],
         transfer: TransferReport | None = None,
     ) -> dict[str, Any]:
-        """The inputs plus what the workspace reports, and what the last transfer moved."""
+        """The inputs plus what the workspace reports, and what the last transfer moved.
+
+        A transfer is also told as one line on stderr, which the engine shows in
+        ``pulumi up``'s output as it comes.
+        """
+        if transfer is not None:
+            print(f"{inputs.kind} {inputs.name}: version {found.version}: {transfer}",
+                  file=sys.stderr, flush=True)  # fmt: skip
         versions = sorted(set(registered), key=_version_order)
         return {**inputs.to_props(), "version": found.version, "uri": found.uri,
                 "archived": found.archived, "registered": versions,

@@ -47,6 +47,7 @@ class FolderAssetProvider(AssetProvider):
             ws, inputs.kind, inputs.name, root, manifest, type_=inputs.type,
             properties=properties, description=inputs.description, tags=inputs.tags,
             stage=getattr(inputs, "stage", ""), version=inputs.version_pin or None,
+            progress=True,
         )  # fmt: skip
         return self.outputs(inputs, done.version, [*registered, done.version.version],
                             done.transfer)  # fmt: skip
