@@ -70,13 +70,15 @@ class TransferReport:
             else ""
         )
         kinds = ", ".join(f"{kind} {n}" for kind, n in self.requests_by_kind)
-        rate = self.sent_bytes / self.seconds / MIB if self.seconds > 0 else 0.0
+        seconds = max(self.seconds, 1e-9)
+        moved = self.uploaded_files + self.copied_files + self.patched_files
         return (
             f"uploaded {self.uploaded_files} files ({_mib(self.uploaded_bytes)}), "
             f"copied {self.copied_files} ({_mib(self.copied_bytes)}){patched}, "
             f"reused {self.skipped_files} ({_mib(self.skipped_bytes)}); "
             f"{_mib(self.sent_bytes)} sent in {self.requests} requests"
-            f"{f' ({kinds})' if kinds else ''}, {self.seconds:.1f} s, {rate:.1f} MiB/s"
+            f"{f' ({kinds})' if kinds else ''} in {self.seconds:.1f} s "
+            f"({moved / seconds:.0f} files/s, {self.sent_bytes / seconds / MIB:.1f} MiB/s sent)"
         )
 
 

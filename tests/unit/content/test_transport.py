@@ -42,5 +42,5 @@ def test_the_report_line_says_what_moved_what_it_cost_and_how_fast() -> None:
     )  # fmt: skip
     assert str(report) == (
         "uploaded 1 files (1.0 MiB), copied 9 (9.0 MiB), reused 0 (0.0 MiB); 1.0 MiB sent in "
-        "11 requests (copy 9, put 2), 2.0 s, 0.5 MiB/s"
+        "11 requests (copy 9, put 2) in 2.0 s (5 files/s, 0.5 MiB/s sent)"
     )
