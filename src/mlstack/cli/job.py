@@ -24,7 +24,6 @@ from mlstack.jobs.record import FINAL, JobRecord, JobStore
 from mlstack.jobs.report import PLOT_FILE, jobs_table, plot_sweep, trials_table
 from mlstack.jobs.runner import LOG_FILE, run_command_job
 from mlstack.jobs.spec import JobSpec, load_spec
-from mlstack.jobs.submit import connect_workspace, run_azure_job
 from mlstack.jobs.sweep import run_sweep_job
 from mlstack.project import Project
 from mlstack.stack import Stack, open_stack
@@ -111,6 +110,9 @@ def _run_on_azure(
                   (("--output", output), ("--seed", seed is not None)) if given]  # fmt: skip
     if local_only:
         raise ConfigError(local_only)
+    # azure-ai-ml takes seconds to import: only a submission pays for it, not every command
+    from mlstack.jobs.submit import connect_workspace, run_azure_job  # noqa: PLC0415
+
     # with --format json, stdout is the record alone: progress goes to stderr
     progress = console if output_format is Format.table else Console(stderr=True)
     record = run_azure_job(project.home, config.stack, spec, connect_workspace(config),
