@@ -285,8 +285,9 @@ class Fixes:
                     "refresh` does not read an endpoint's split back)")  # fmt: skip
         pid = self.endpoints / endpoint.name / "router.pid"
         return (f"stop the endpoint's router (`kill $(cat {pid})`), then `pulumi up -s "
-                f"{self.stack}` starts it again on its port with the declared split and the "
-                "same keys (`pulumi refresh` does not read a router's table back)")  # fmt: skip
+                f"{self.stack}` (no `pulumi refresh` in between) starts it again on its port "
+                "with the declared split and the same keys (`pulumi refresh` does not read a "
+                "router's table back)")  # fmt: skip
 
     def not_serving(self) -> str:
         if isinstance(self.locator, AzureLocator):

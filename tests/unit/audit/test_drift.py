@@ -20,6 +20,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from typer.testing import CliRunner
 
 from mlstack.audit.drift import (
+    DriftReport,
     Finding,
     Fixes,
     RouterTables,
@@ -29,6 +30,7 @@ from mlstack.audit.drift import (
     find_drift,
 )
 from mlstack.cli import app
+from mlstack.cli import drift as drift_cli
 from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.errors import StackError
 from mlstack.project import HOME_ENV
@@ -363,3 +365,23 @@ def test_a_state_of_the_previous_release_is_read_too() -> None:
         ("environment", "digits-env", "1"), ("model", "digits-cnn", "1"),
     ]  # fmt: skip
     assert state.endpoints == ()
+
+
+def test_the_command_prints_findings_as_a_table_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rendering and exit codes alone; the report itself is the real stack's in
+    tests/integration/test_drift.py."""
+    (tmp_path / "Pulumi.yaml").write_text("name: unit\nruntime: python\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "160")
+    findings = tuple(drift(live=Live(digits=Traffic.of({"blue": 100}))))
+    reports = iter([DriftReport("dev", "local", findings), DriftReport("dev", "local")])
+    monkeypatch.setattr(drift_cli, "drift_report", lambda stack: next(reports))
+    shown = CliRunner().invoke(app, ["drift", "-s", "dev"])
+    assert shown.exit_code == 1
+    assert "endpoint digits" in shown.output and "router.pid" in shown.output
+    clean = CliRunner().invoke(app, ["drift", "-s", "dev"])
+    assert (clean.exit_code, clean.output.strip()) == (
+        0, "stack dev: no drift (state, workspace and endpoints agree)",
+    )  # fmt: skip
