@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from mlstack.cli.drift import drift_command
 from mlstack.cli.endpoint import endpoint_app
 from mlstack.cli.inspect import (
     compute_app,
@@ -37,6 +38,7 @@ app.command("lineage")(lineage_command)
 app.command("promote")(promote_command)
 app.add_typer(endpoint_app, name="endpoint")
 app.command("review")(review_command)
+app.command("drift")(drift_command)
 # Environment versions; `mlstack env` alone still prints shell-env's exports, with a notice.
 app.add_typer(env_app, name="env")
 app.add_typer(data_app, name="data")

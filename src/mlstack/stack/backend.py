@@ -1,10 +1,10 @@
 """A stack's Pulumi backend, reached through the Pulumi Automation API.
 
 The only module that runs ``pulumi``: which stack is selected, a stack's outputs (secrets
-decrypted) and its preview as JSON. It drives the project's own CLI (the first ``pulumi``
-on the PATH a stack's environment sets, ``.tools/bin`` for the project's build), which
-the Automation API accepts only with a version it can parse — ``tools/pulumi/build.sh``
-stamps it through ``-ldflags``.
+decrypted), its state (secrets left encrypted) and its preview as JSON. It drives the
+project's own CLI (the first ``pulumi`` on the PATH a stack's environment sets,
+``.tools/bin`` for the project's build), which the Automation API accepts only with a
+version it can parse — ``tools/pulumi/build.sh`` stamps it through ``-ldflags``.
 
 Two choices differ from the Automation API's tutorial path, on purpose:
 
@@ -124,6 +124,30 @@ class Backend:
         except CommandError as error:
             raise self._error(stack, error) from None
         return {key: value.value for key, value in found.items()}
+
+    def export(self, stack: str) -> dict[str, Any]:
+        """The stack's state, ``pulumi stack export``, with secrets left as ciphertext.
+
+        Through the CLI runner: the Automation API's ``export_stack`` always adds
+        ``--show-secrets``, which a report that only reads versions and traffic must not.
+        """
+        from pulumi.automation.errors import CommandError  # noqa: PLC0415
+
+        workspace = self.workspace()
+        try:
+            result = workspace.pulumi_command.run(
+                ["stack", "export", "--stack", stack], workspace.work_dir, self.env
+            )
+        except CommandError as error:
+            raise self._error(stack, error) from None
+        try:
+            exported = json.loads(result.stdout)
+        except ValueError:
+            exported = None
+        if not isinstance(exported, dict):
+            raise StackError(stack, f"pulumi printed no state for stack {stack!r}: run "
+                             f"`pulumi stack export --stack {stack}` to see why")  # fmt: skip
+        return exported
 
     def preview_json(
         self, stack: str, flags: tuple[str, ...] = (), env: Mapping[str, str] | None = None

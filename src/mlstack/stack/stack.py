@@ -11,9 +11,10 @@ when it plans a promotion from another stack.
   stack before its first promotion — and cost a CLI run per command.
 - **workspace** is opened from the config's locator; a local stack's as its catalog records
   it, so a stack that was never brought up says "run `pulumi up` first".
-- **outputs** (secrets decrypted), the **selected stack** and the **preview** come from the
-  stack's Pulumi backend through the Automation API (:mod:`mlstack.stack.backend`), in the
-  stack's own environment: offline for local stacks, the user's for azure ones.
+- **outputs** (secrets decrypted), **resources** (the state's, secrets left encrypted), the
+  **selected stack** and the **preview** come from the stack's Pulumi backend through the
+  Automation API (:mod:`mlstack.stack.backend`), in the stack's own environment: offline
+  for local stacks, the user's for azure ones.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mlstack.config.stack import StackConfig, load_stack_config, stack_values
 from mlstack.errors import StackError
 from mlstack.project import Project
 from mlstack.stack.backend import Backend, environment
+from mlstack.stack.state import StateResource, state_resources
 from mlstack.workspace import Workspace, open_workspace
 
 __all__ = ["Stack", "open_stack"]
@@ -126,6 +128,17 @@ class Stack:
                 f"{', '.join(sorted(outputs))}): run `pulumi up -s {self.name}` first",
             )  # fmt: skip
         return outputs[key]
+
+    def resources(self) -> tuple[StateResource, ...]:
+        """The custom resources its state records, with their outputs (secrets encrypted);
+        every deployed mlstack stack has some."""
+        found = state_resources(self.backend.export(self.name))
+        if not found:
+            raise StackError(
+                self.name, f"stack {self.name!r} has no resources in its state: it was never "
+                f"deployed; run `pulumi up -s {self.name}` first",
+            )  # fmt: skip
+        return found
 
     def preview_json(
         self, flags: tuple[str, ...] = (), env: Mapping[str, str] | None = None
