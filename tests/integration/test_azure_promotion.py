@@ -98,7 +98,7 @@ def _dev_project(cli: Pulumi, project: Project) -> str:
     return digest
 
 
-def test_promote_between_two_azure_workspaces_copies_across_accounts(  # noqa: PLR0915, PLR0917
+def test_promote_between_two_azure_workspaces_copies_across_accounts(  # noqa: PLR0917
     tmp_path: Path, project: Project, azurite: ServiceState, azurite_home: Path,
     azureml_service: AzureMLService, azureml_env: dict[str, str], second_account: BlobEndpoint,
 ) -> None:  # fmt: skip
