@@ -183,8 +183,17 @@ def test_promote_between_two_azure_workspaces_copies_across_accounts(  # noqa: P
         assert dev_ws.name in table.stdout.replace("\n", "").replace("│", "").replace(" ", "")
         prod.run("preview", "--expect-no-changes")
 
-        # A blob of dev's version changed behind mlstack's back: refused, nothing pinned.
+        # An edited pin fails the preview, naming the key; nothing changes.
         pinned = prod_file.read_text()
+        prod_file.write_text(pinned.replace(found.digest, data_digest))
+        edited = prod.run("preview", check=False)
+        assert edited.returncode != 0
+        said = edited.stdout + edited.stderr
+        assert f"mlstack:promotions.models.{MODEL}" in said and "the promotion pins" in said
+        prod_file.write_text(pinned)
+        prod.run("preview", "--expect-no-changes")
+
+        # A blob of dev's version changed behind mlstack's back: refused, nothing pinned.
         blob = next(name for name in in_dev if name.endswith("metrics.json"))
         dev_container = azurite.endpoint.client().get_container_client(dev_ws.container)
         dev_container.upload_blob(blob, b'{"test": {"accuracy": 0.99}}', overwrite=True)
