@@ -11,6 +11,7 @@ import pytest
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.project import Project
 from mlstack.services.azurite import Azurite, ServiceState, free_port
+from tests.support.accounts import azurite_accounts
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.support.fixtures", "tests.support.stacks"]
@@ -31,7 +32,9 @@ def azurite_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def azurite(azurite_home: Path, project: Project) -> Iterator[ServiceState]:
     """A real Azurite on a free loopback port, started once and stopped at the end."""
     service = Azurite(azurite_home, project.tools)
-    state = service.start(port=free_port())
+    with pytest.MonkeyPatch.context() as env:  # a second account, for copies across accounts
+        env.setenv("AZURITE_ACCOUNTS", azurite_accounts())
+        state = service.start(port=free_port())
     yield state
     service.stop()
 

@@ -10,7 +10,9 @@
     │                                content not matching its digest, or an unsupported route
     └── WorkspaceError               the workspace refused an operation, as Azure ML would
         ├── NotFoundError            no such workspace, asset or version
-        └── ImmutableError           a write-once field of an existing version was changed
+        ├── ImmutableError           a write-once field of an existing version was changed
+        └── StorageAccessError       a storage account refused the caller (403): names the
+                                     role to grant there
 
 The CLI prints ``str(error)`` and exits non-zero; it never shows a traceback for these.
 """
@@ -82,3 +84,12 @@ class NotFoundError(WorkspaceError):
 
 class ImmutableError(WorkspaceError):
     """An existing version's write-once field was changed."""
+
+
+class StorageAccessError(WorkspaceError):
+    """Storage account ``account`` refused the caller; ``role`` is what to grant there."""
+
+    def __init__(self, account: str, role: str, message: str) -> None:
+        self.account = account
+        self.role = role
+        super().__init__(message)

@@ -5,6 +5,8 @@
 ``azureml_workspace``: a fresh one, in a resource group of its own, whose default datastore
 is a new container in Azurite. ``azureml_env`` applies the service's environment to this
 process for the test (a subprocess gets ``{**os.environ, **azureml_service.env()}``).
+``second_account`` is another storage account of the same Azurite, for workspaces whose
+datastores must be in two accounts (promotion copies across them).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from mlstack.content.blobstore import BlobEndpoint
+from mlstack.services.azurite import ServiceState
+from tests.support.accounts import second_endpoint
+
 if TYPE_CHECKING:  # imported in the fixture: azure-ai-ml's models take seconds to load
-    from mlstack.services.azurite import ServiceState
     from tests.support.azureml import AzureMLService, WorkspaceRef
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -53,3 +58,9 @@ def azureml_env(azureml_service: AzureMLService, monkeypatch: pytest.MonkeyPatch
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def second_account(azurite: ServiceState) -> BlobEndpoint:
+    """The second storage account of the session's Azurite (``tests/support/accounts.py``)."""
+    return second_endpoint(azurite.port)

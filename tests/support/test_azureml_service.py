@@ -31,6 +31,7 @@ from azure.core.exceptions import (
 from azure.identity import AzureCliCredential, DefaultAzureCredential
 
 from mlstack.config.azure import AzureSettings
+from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import FileEntry, Manifest
 from mlstack.workspace import register_folder
 from mlstack.workspace.azure import AzureMLWorkspace
@@ -231,6 +232,30 @@ def test_datastores_resolve_as_mlclient_reads_them(
         ml.datastores.get("third")
     secrets = [r for r in azureml_service.requests if r.path.endswith("/listSecrets")]
     assert secrets[-1].body == {"expirableSecret": True, "expireAfterHours": 1}
+
+
+def test_two_workspaces_keep_their_content_in_two_storage_accounts(
+    azureml_service: AzureMLService, azureml_workspace: WorkspaceRef, azureml_env: dict[str, str],
+    second_account: BlobEndpoint,
+) -> None:  # fmt: skip
+    """What a promotion across accounts stands on: each workspace's datastore names its own
+    Azurite account and key, and the accounts do not share containers."""
+    dev = azureml_workspace
+    prod = azureml_service.add_workspace(
+        "99999999-8888-7777-6666-555555555555", f"{dev.resource_group}-prod", f"{dev.name}-prod",
+        blob=second_account, datastore="mlstack",
+    )  # fmt: skip
+    resolved = []
+    for ws in (dev, prod):
+        store = client(ws).datastores.get_default(include_secrets=True)
+        resolved.append((store.account_name, store.container_name, store.credentials.account_key))  # type: ignore[union-attr]
+    assert resolved == [
+        (dev.blob.account, dev.container, dev.blob.key),
+        (second_account.account, prod.container, second_account.key),
+    ]
+    assert dev.blob.account != second_account.account
+    names = {c.name for c in second_account.client().list_containers()}
+    assert prod.container in names and dev.container not in names
 
 
 def test_mlstack_registers_a_folder_end_to_end_on_loopback_only(

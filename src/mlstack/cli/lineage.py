@@ -71,7 +71,8 @@ def _table(record: dict[str, Any]) -> Table:
     promotion = record["promotion"]
     if promotion:
         source = f"{promotion['source_stack']}:{promotion['source_version']}"
-        table.add_row("promoted from", source, f"on {promotion['promoted_at']}")
+        where = promotion.get("source_workspace") or f"local:{promotion['source_stack']}"
+        table.add_row("promoted from", source, f"{where} on {promotion['promoted_at']}")
     if record["job"]:
         table.add_row("job", str(record["job"]), "")
     params = ", ".join(f"{k}={v}" for k, v in sorted(record["parameters"].items()))

@@ -89,9 +89,12 @@ class Sender:
         retry: RetryPolicy,
         counter: RequestCounter,
         bases: Callable[[FileEntry], list[str]],
+        source_sas: str = "",
     ) -> None:
-        """``bases`` names earlier blobs of an entry's path, for block reuse."""
+        """``bases`` names earlier blobs of an entry's path, for block reuse; ``source_sas``
+        signs copy sources given as absolute URLs (blobs of another storage account)."""
         self.root, self.container, self.prefix = root, container, prefix
+        self._source_sas = source_sas  # a secret: only ever put in a copy request's source URL
         self.meter, self.retry, self.bases, self.count = meter, retry, bases, counter.options
         self.blocks = BlockSender(root, self._target, self._source, meter, retry, counter)
 
@@ -105,8 +108,12 @@ class Sender:
         return self.container.get_blob_client(blob_name(self.prefix, entry))
 
     def _source(self, source: str) -> BlobClient:
-        """A blob of this container, or ``/<container>/<blob>`` in another of the account
-        (how a promotion copies from one workspace's datastore to another's)."""
+        """A blob of this container, ``/<container>/<blob>`` in another of the account, or
+        the absolute URL of a blob in another account, read with ``source_sas`` (how a
+        promotion copies from one workspace's datastore to another's)."""
+        if source.startswith(("https://", "http://")):
+            signed = f"{source}?{self._source_sas}" if self._source_sas else source
+            return BlobClient.from_blob_url(signed, api_version=self.container.api_version)
         if not source.startswith("/"):
             return self.container.get_blob_client(source)
         other, _, name = source[1:].partition("/")
@@ -119,6 +126,12 @@ class Sender:
         )
 
     def send(self, entry: FileEntry) -> Done:
+        if not self.root.is_dir():  # a promotion: every file had to come by server-side copy
+            raise WorkspaceError(
+                f"{describe(self.prefix, entry)} could not be copied server-side from its "
+                "source, and this machine holds no copy to send: check that the source "
+                "version's content is still in its datastore, then run again"
+            )
         started = time.perf_counter()
         if entry.size > BLOCK_SIZE:
             outcome = self.blocks.send(entry, self.bases(entry))
@@ -170,7 +183,10 @@ class Sender:
                 self.retry,
             )
         except WorkspaceError as error:
-            if isinstance(error.__cause__, ResourceNotFoundError):
+            cause = error.__cause__
+            # A source that is gone is sent instead; one that refused us (403, reported as
+            # CannotVerifyCopySource like a missing one) is for the caller to name.
+            if isinstance(cause, ResourceNotFoundError) and cause.status_code != 403:
                 return self.send(entry)
             raise
         seconds = time.perf_counter() - started

@@ -134,13 +134,16 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
     *,
     retry: RetryPolicy = DEFAULT_RETRY,
     choice: Choice = "measure",
+    source_sas: str = "",
 ) -> TransferReport:
     """Make ``<prefix>/`` a verified copy of ``manifest`` (files under ``root``), marker last.
 
     ``known`` maps sha256 → a blob holding that content, in ``container`` (e.g. from earlier
-    versions) or as ``/<container>/<blob>`` in another container of the same account; such
-    content is copied server-side (or re-sent, where measured cheaper: ``choice``), and
-    large files reuse the blocks of a known blob of the same relpath. ``root`` need not
+    versions), as ``/<container>/<blob>`` in another container of the same account, or as
+    the absolute URL of a blob in another account (read with ``source_sas``, which never
+    leaves the copy requests); such content is copied server-side (or re-sent, where
+    measured cheaper: ``choice``), and large files reuse the blocks of a known blob of the
+    same relpath. ``root`` need not
     exist when everything is known (a promotion). The report counts files, bytes and
     requests; see :class:`TransferReport`.
     """
@@ -168,7 +171,8 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
             ThreadPoolExecutor(max_workers=threads) as pool,
         ):
             sender = Sender(root, service.get_container_client(container), prefix, meter,
-                            retry=retry, counter=counter, bases=_bases(known))  # fmt: skip
+                            retry=retry, counter=counter, bases=_bases(known),
+                            source_sas=source_sas)  # fmt: skip
             run = _Run(sender, pool, meter, chooser)
             done = run.sample(list(plan.first), endpoint.url)
             done += run.steps([s for s in plan.first if s[0].path not in run.sampled])

@@ -2,13 +2,13 @@
 
     from \\ into   local                          azure
     local         WorkspaceSource                refused: Azure cannot copy from this machine
-    azure         refused: no copy out of Azure  not yet: the Azure workspace source and
-                                                 the registry route (issue 13)
+    azure         refused: no copy out of Azure  WorkspaceSource (workspace → workspace)
 
-The routes to Azure are the extension points: an Azure workspace source (a version read
-through the workspace protocol's Azure backend, copied server-side across storage accounts
-by the target's ``pulumi up``) and an Azure ML registry source (``--via registry``). Each implements
-:class:`~mlstack.promotion.source.PromotionSource` and is returned from here.
+Both routes read the source version through the workspace protocol
+(:class:`~mlstack.promotion.source.WorkspaceSource`); the target's ``pulumi up`` then copies
+the content server-side, within one storage account or across two with a short-lived SAS
+(:func:`mlstack.workspace.register_copy`). The Azure ML registry route (``--via registry``)
+is another :class:`~mlstack.promotion.source.PromotionSource`, returned from here.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ __all__ = ["source_for"]
 def source_for(source: Stack, target: Stack) -> PromotionSource:
     """The source to promote from ``source`` into ``target``, or why there is none."""
     pair = (source.config.target, target.config.target)
-    if pair == ("local", "local"):
-        return WorkspaceSource(source, target.name)
     if pair == ("local", "azure"):
         raise PromotionError(
             source.name, target.name, f"stack {source.name!r} is local: its content lives in "
@@ -37,9 +35,4 @@ def source_for(source: Stack, target: Stack) -> PromotionSource:
             "on Azure: mlstack does not copy Azure content onto this machine; promote between "
             "local stacks, or into an azure stack",
         )  # fmt: skip
-    raise PromotionError(
-        source.name, target.name, f"promotion between Azure workspaces ({source.name!r} → "
-        f"{target.name!r}) is not built yet: until it is, register the same artefact in "
-        f"{target.name!r} (`pulumi up -s {target.name}` with the model's folder), which "
-        "re-checks its gates; see docs/azure.md, 'Promotion'",
-    )  # fmt: skip
+    return WorkspaceSource(source, target.name)

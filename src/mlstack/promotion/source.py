@@ -5,12 +5,9 @@ content is what its digest names; :func:`checked` adds what holds for every sour
 archived, the model's gates met). One implementation per kind of source:
 
 - :class:`WorkspaceSource`: a version in the source stack's workspace, read through the
-  workspace protocol. Today's route (local → local); the target's ``pulumi up`` copies the
-  content server-side (``providers/promoted.py``).
-- an Azure workspace source (azure → azure, issue 13): the same reads through
-  the protocol's Azure backend, plus what a cross-account copy needs (the source datastore's
-  account, the role to grant on it) — add it beside this one and route to it in
-  :mod:`mlstack.promotion.route`.
+  workspace protocol, on either backend (local → local, azure → azure); the target's
+  ``pulumi up`` copies the content server-side (``providers/promoted.py``). Nothing more is
+  needed on Azure: the cross-account copy is signed at ``pulumi up``, by whoever runs it.
 - an Azure ML registry source (``--via registry``, issue 13): the version shared into the
   registry, pinned by digest; prod's deployments then reference the registry URI.
 """
@@ -19,10 +16,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from azure.core.exceptions import HttpResponseError
+
 from mlstack.config.models import load_model_specs
 from mlstack.content.completion import listing, problems
 from mlstack.content.retry import DEFAULT_RETRY
-from mlstack.errors import MlstackError, NotFoundError, PromotionError
+from mlstack.content.signature import DATA_READER, role_fix
+from mlstack.errors import MlstackError, NotFoundError, PromotionError, WorkspaceError
 from mlstack.project import Project
 from mlstack.stack import Stack
 from mlstack.workspace import Workspace
@@ -81,6 +81,8 @@ class WorkspaceSource:
                 f"stack {self.stack!r}: {error} (its versions: `mlstack {kind} list {name} "
                 f"-s {self.stack}`)"
             ) from None
+        except MlstackError as error:  # unreachable, or not signed in (`az login`)
+            raise self._refuse(f"cannot read the source stack {self.stack!r}: {error}") from None
 
     def verify(self, found: AssetVersion) -> None:
         """The manifest hashes to the digest, and the datastore holds exactly its blobs."""
@@ -90,7 +92,10 @@ class WorkspaceSource:
             f"not promoted. Find out who changed it, then register the content again "
             f"(`pulumi up -s {self.stack}`) and promote the new version"
         )
-        manifest = ws.registry(found.kind).manifest(found.name, found.version)
+        try:
+            manifest = ws.registry(found.kind).manifest(found.name, found.version)
+        except MlstackError as error:  # Azure: the marker no longer names the digest
+            raise self._refuse(f"{where}: {error}; {again}") from None
         if manifest.digest != found.digest:
             raise self._refuse(
                 f"{where}: its recorded manifest hashes to {manifest.digest}, not to its "
@@ -100,7 +105,14 @@ class WorkspaceSource:
         prefix = upload_prefix(found.digest, found.name)
         with ws.endpoint.client() as service:
             container = service.get_container_client(ws.container)
-            wrong = problems(manifest, prefix, listing(container, prefix, DEFAULT_RETRY))
+            try:
+                listed = listing(container, prefix, DEFAULT_RETRY)
+            except WorkspaceError as error:
+                denied = self._denied(error, ws.endpoint.account)
+                if denied is None:
+                    raise
+                raise denied from None
+            wrong = problems(manifest, prefix, listed)
         if wrong:
             blob, reason = min(wrong.items())
             raise self._refuse(
@@ -108,6 +120,17 @@ class WorkspaceSource:
                 f"names ({len(wrong)} blob(s) differ, e.g. {blob}: {reason}): the content was "
                 f"changed or tampered with after registration; {again}"
             )
+
+    def _denied(self, error: WorkspaceError, account: str) -> PromotionError | None:
+        """A refusal naming the role to grant, if the source account answered 403."""
+        cause = error.__cause__
+        if not isinstance(cause, HttpResponseError) or cause.status_code != 403:
+            return None
+        why = "to check the content before it is pinned, and to copy it at `pulumi up`"
+        return self._refuse(
+            f"storage account {account!r} of stack {self.stack!r} refused to list the "
+            f"version's content (HTTP 403): {role_fix(account, DATA_READER, why)}"
+        )
 
 
 def checked(

@@ -3,9 +3,11 @@
 ``mlstack promote`` pins (source stack, version, digest) in the target stack's config; the
 program adds the source workspace's locator. This provider re-checks the pin against the
 source at ``pulumi up`` — missing, archived or different content is refused and nothing is
-registered — then copies the content server-side between the two datastores
-(:func:`mlstack.workspace.register_copy`), verifies it, and registers it with properties
-that name where it came from.
+registered — then copies the content server-side between the two datastores, across storage
+accounts with a short-lived SAS (:func:`mlstack.workspace.register_copy`), verifies it, and
+registers it with a ``promotion`` property naming where it came from: the source stack,
+workspace (an Azure ML workspace's full ARM resource id), storage account, datastore,
+container, version and digest.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class PromotedAssetProvider(AssetProvider):
             "source_stack": inputs.source_stack,
             "source_workspace": _where(inputs),
             "source_container": source.container,
+            "source_account": source.endpoint.account,
+            "source_datastore": source.datastore,
             "source_version": found.version,
             "digest": found.digest,
             "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -12,10 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from azure.core.exceptions import HttpResponseError
 
 from mlstack.content.manifest import Manifest
+from mlstack.content.signature import DATA_READER, read_signature, role_fix
 from mlstack.content.transfer import TransferReport, upload
-from mlstack.errors import WorkspaceError
+from mlstack.errors import StorageAccessError, WorkspaceError
 from mlstack.workspace.asset import AssetVersion, datastore_uri, upload_prefix
 from mlstack.workspace.protocol import Workspace
 
@@ -77,23 +81,48 @@ def register_copy(
 ) -> Registered:
     """Copy version ``found`` of ``source`` server-side into ``ws`` and register it there.
 
-    No byte passes through this machine. Every blob is verified against the source's
-    manifest before the version is registered.
+    No byte passes through this machine: within one storage account the target copies from
+    the source container with its own credential; across accounts (and subscriptions) it
+    copies from URLs signed with a short-lived read-only SAS on the source container
+    (:func:`mlstack.content.signature.read_signature`). Every blob is verified against the
+    source's manifest before the version is registered.
     """
-    if source.endpoint.url.rstrip("/") != ws.endpoint.url.rstrip("/"):
-        raise WorkspaceError(
-            f"{found.kind} {found.name}:{found.version} lives in another storage account "
-            f"({source.endpoint.url}) than this workspace's datastore ({ws.endpoint.url}): "
-            "promote between workspaces that share a storage account"
-        )
     manifest = source.registry(found.kind).manifest(found.name, found.version)
     prefix = upload_prefix(found.digest, found.name)
-    known = {e.sha256: f"/{source.container}/{prefix}/{e.path}" for e in manifest.entries}
-    report = upload(NO_LOCAL_FILES, manifest, ws.endpoint, ws.container, prefix, known,
-                    progress=False)  # fmt: skip
+    same_account = source.endpoint.url.rstrip("/") == ws.endpoint.url.rstrip("/")
+    sas = ""
+    if same_account:
+        known = {e.sha256: f"/{source.container}/{prefix}/{e.path}" for e in manifest.entries}
+    else:
+        sas = read_signature(source.endpoint, source.container).token
+        base = f"{source.endpoint.url.rstrip('/')}/{source.container}"
+        known = {e.sha256: f"{base}/{quote(f'{prefix}/{e.path}')}" for e in manifest.entries}
+    try:
+        report = upload(NO_LOCAL_FILES, manifest, ws.endpoint, ws.container, prefix, known,
+                        progress=False, source_sas=sas)  # fmt: skip
+    except WorkspaceError as error:
+        if not same_account and _copy_source_refused(error):
+            account = source.endpoint.account
+            fix = role_fix(account, DATA_READER, "for the server-side copy out of it")
+            raise StorageAccessError(
+                account, DATA_READER, f"storage account {account!r} refused to let "
+                f"{found.kind} {found.name}:{found.version} be copied out of it (HTTP 403): {fix}",
+            ) from None  # fmt: skip
+        raise
     registered, new = ws.registry(found.kind).register(
         found.name, type_=found.type, uri=datastore_uri(prefix, ws.datastore),
         digest=found.digest, manifest=manifest, properties=properties,
         description=description, tags=tags, stage=stage,
     )  # fmt: skip
     return Registered(registered, new, report)
+
+
+def _copy_source_refused(error: WorkspaceError) -> bool:
+    """Whether a copy failed because the source account refused the signed URL (403
+    ``CannotVerifyCopySource``), not because the target refused the caller."""
+    cause = error.__cause__
+    return (
+        isinstance(cause, HttpResponseError)
+        and cause.status_code == 403
+        and getattr(cause, "error_code", None) == "CannotVerifyCopySource"
+    )

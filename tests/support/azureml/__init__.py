@@ -4,7 +4,10 @@ A stateful HTTPS server on 127.0.0.1, in a thread of the test process, that answ
 Azure Resource Manager requests the *real* ``azure.ai.ml.MLClient`` (azure-ai-ml 1.35) and
 mlstack's ``AzureMLWorkspace`` send, so that other processes (the ``pulumi`` engine's
 dynamic-provider hosts, the CLI) can run against it with nothing patched. Blob content
-lives in Azurite; the service only names the account, container and key.
+lives in Azurite; the service only names the account, container and key, so workspaces
+whose datastores are in different Azurite accounts (``add_workspace(blob=...)``; the
+session's Azurite serves two, ``tests/support/accounts.py``) make a promotion really cross
+storage accounts.
 
 Requests served (``routes.py`` has the table): cloud metadata; the workspace; datastores
 (get, list with ``isDefault``, ``listSecrets``); data, model and environment containers

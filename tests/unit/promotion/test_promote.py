@@ -196,6 +196,15 @@ def test_routes_to_and_from_azure_are_refused_with_a_reason(setup: Setup) -> Non
     out_of_azure = _refused(setup, source="prod")
     assert "mlstack does not copy Azure content onto this machine" in out_of_azure
 
+
+def test_an_azure_source_with_no_sign_in_says_az_login(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real DefaultAzureCredential, limited to the Azure CLI, which is not installed.
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
+    setup.stack_file("prod").write_text(ATTACHED)
     setup.stack_file("dev").write_text(ATTACHED.replace("mlw-prod", "mlw-dev"))
-    between = _refused(setup, source="dev", target="prod")
-    assert "promotion between Azure workspaces ('dev' → 'prod') is not built yet" in between
+    message = _refused(setup, source="dev", target="prod")
+    assert message.startswith("cannot read the source stack 'dev': ")
+    assert "run `az login`" in message and "Traceback" not in message

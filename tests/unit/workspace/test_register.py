@@ -2,8 +2,8 @@
 
 Run on local workspaces whose datastores are containers of the session's real Azurite:
 ``register_folder`` sends only what the datastore lacks, ``register_copy`` copies a
-version between two containers of one storage account server-side, and refuses two
-accounts before a byte moves.
+version server-side between two containers of one storage account, or across two accounts
+(the session's Azurite holds two) from URLs signed with a read-only SAS.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import NoCache
 from mlstack.content.manifest import Manifest
 from mlstack.content.scan import scan
-from mlstack.errors import WorkspaceError
-from mlstack.workspace import register_copy, register_folder
+from mlstack.errors import StorageAccessError
+from mlstack.workspace import register, register_copy, register_folder
 from mlstack.workspace.asset import AssetVersion, datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
 
@@ -129,19 +129,64 @@ def test_a_version_is_copied_within_one_account_and_registered(
     assert again.transfer is not None and again.transfer.copied_files == 0
 
 
-def test_a_copy_between_two_storage_accounts_is_refused_before_anything_moves(
-    workspaces: list[LocalWorkspace], registered: AssetVersion, tmp_path: Path
-) -> None:
-    other = BlobEndpoint("http://127.0.0.1:9/otheraccount", "otheraccount", "a2V5")
+def test_a_copy_between_two_storage_accounts_is_signed_and_sends_nothing_from_here(
+    workspaces: list[LocalWorkspace], registered: AssetVersion, tmp_path: Path,
+    second_account: BlobEndpoint, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    dev = workspaces[0]
+    container = f"mlstack-other-{uuid.uuid4().hex[:8]}"
+    other = LocalWorkspace(tmp_path / "other" / "workspace.db", container, lambda: second_account)
+    other.create("other", "", {})
+    signed: list[str] = []
+    real = sender.Sender._source
 
-    def unreachable() -> BlobEndpoint:
-        return other  # never contacted: the check compares URLs only
+    def watch(self: sender.Sender, source: str) -> object:
+        client = real(self, source)
+        signed.append(client.url)
+        return client
 
-    elsewhere = LocalWorkspace(tmp_path / "other" / "workspace.db", "mlstack-x", unreachable)
-    with pytest.raises(WorkspaceError) as caught:
-        register_copy(elsewhere, workspaces[0], registered, properties={})
-    message = str(caught.value)
-    assert message.startswith("data digits:1 lives in another storage account")
-    assert workspaces[0].endpoint.url in message and other.url in message
-    assert message.endswith("promote between workspaces that share a storage account")
-    assert elsewhere.data.list() == []
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a copy sent bytes from this machine")
+
+    monkeypatch.setattr(sender.Sender, "_source", watch)
+    monkeypatch.setattr(sender.Sender, "send", refuse)
+    try:
+        done = register_copy(other, dev, registered, properties={"promotion": {"from": "dev"}})
+        assert done.transfer is not None
+        assert (done.transfer.copied_files, done.transfer.sent_bytes) == (len(FILES), 0)
+        prefix = upload_prefix(registered.digest, "digits")
+        assert _blobs(second_account, container, prefix) == FILES
+        assert other.data.manifest("digits", "1") == dev.data.manifest("digits", "1")
+        # Each source is the dev account's blob URL, signed read-only for the container.
+        assert len(signed) == len(FILES)
+        base = f"{dev.endpoint.url}/{dev.container}/{prefix}/"
+        assert all(url.startswith(base) for url in signed)
+        assert all("sr=c" in url and "sp=r&" in url for url in signed)
+    finally:
+        other.delete()
+
+
+def test_a_source_account_that_refuses_the_copy_names_the_role_to_grant(
+    workspaces: list[LocalWorkspace], registered: AssetVersion, tmp_path: Path,
+    second_account: BlobEndpoint, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from mlstack.content import signature  # noqa: PLC0415
+
+    container = f"mlstack-other-{uuid.uuid4().hex[:8]}"
+    other = LocalWorkspace(tmp_path / "other" / "workspace.db", container, lambda: second_account)
+    other.create("other", "", {})
+    forged = signature.Signature("sv=2025-11-05&sr=c&sp=r&sig=Zm9yZ2Vk", "account-key")
+    monkeypatch.setattr(register, "read_signature", lambda *_a, **_k: forged)
+    try:
+        with pytest.raises(StorageAccessError) as caught:
+            register_copy(other, workspaces[0], registered, properties={})
+        message = str(caught.value)
+        account = workspaces[0].endpoint.account
+        assert (caught.value.account, caught.value.role) == (account, "Storage Blob Data Reader")
+        assert f"storage account {account!r} refused to let data digits:1 be copied" in message
+        assert '--role "Storage Blob Data Reader"' in message
+        assert f"az storage account show --name {account} --query id" in message
+        assert "Zm9yZ2Vk" not in message
+        assert other.data.list() == []
+    finally:
+        other.delete()
