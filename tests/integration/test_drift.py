@@ -122,8 +122,11 @@ def test_drift_finds_what_changed_behind_a_local_stacks_back(
     assert not ws.data.get("digits-val", "1").archived
     assert Routes.load(table).traffic == {"blue": 100, "green": 0}
     assert cli.run("stack", "output", "endpoints", "--show-secrets", "--json").stdout == keys
-    assert f".set_archived('pipeline-features', '{number}', True)" in archive
-    ws.data.set_archived("pipeline-features", number, True)
+    command = f"mlstack data archive pipeline-features:{number} -s {cli.stack}"
+    assert command in archive
+    subprocess.run([str(ROOT / ".venv/bin/mlstack"), *command.split()[1:]], cwd=cli.cwd,
+                   env=cli.env, check=True, capture_output=True, timeout=300)  # fmt: skip
+    assert ws.data.get("pipeline-features", number).archived
     assert drift(cli) == (0, {"stack": cli.stack, "target": "local", "drift": False,
                               "findings": []})  # fmt: skip
 

@@ -257,17 +257,8 @@ class Fixes:
         return f"`pulumi up -s {self.stack} --replace '{urn}'`"
 
     def archive(self, version: AssetVersion) -> str:
-        kind, name, number = version.kind, version.name, version.version
-        if isinstance(self.locator, AzureLocator):
-            return (f"archive it: `az ml {kind} archive --name {name} --version {number} "
-                    f"--workspace-name {self.locator.workspace} "
-                    f"--resource-group {self.locator.resource_group}`")  # fmt: skip
-        return (
-            'archive it (mlstack has no archive command yet): `python -c "from mlstack.stack '
-            f"import open_stack; open_stack('{self.stack}').workspace().registry('{kind}')"
-            f".set_archived('{name}', '{number}', True)\"` (`mlstack {NOUNS[kind]} restore` "
-            "undoes it)"
-        )
+        return (f"archive it: `mlstack {NOUNS[version.kind]} archive {version.name}:"
+                f"{version.version} -s {self.stack}` (`restore` undoes it)")  # fmt: skip
 
     def adopt(self, version: AssetVersion, declared: StateAsset | None) -> str:
         where = FOLDERS[version.kind]

@@ -158,18 +158,15 @@ def test_a_version_registered_behind_the_stacks_back_is_an_orphan_with_two_fixes
     assert "point the declaration of data-train in assets/data/" in adopt  # declared
     assert "takes version 3 as it is" in adopt and "`pulumi up -s dev`" in adopt
     assert "declare model pipeline-cnn in assets/models/" in new.fixes[0]
-    # Locally, the archive goes through the workspace protocol; `restore` undoes it.
-    assert ".registry('data').set_archived('train', '3', True)" in archive
-    assert "open_stack('dev')" in archive and "`mlstack data restore`" in archive
+    assert archive == "or archive it: `mlstack data archive train:3 -s dev` (`restore` undoes it)"
     assert "no resource of stack dev registered it" in train.detail
 
 
-def test_an_azure_orphan_names_the_az_ml_archive_command() -> None:
+def test_an_azure_orphan_names_the_same_archive_command() -> None:
     found = drift(workspace=[*WORKSPACE, version("model", "x", "4", DIGEST["a"])], locator=AZURE)
     [orphan] = found
     assert orphan.fixes[1] == (
-        "or archive it: `az ml model archive --name x --version 4 --workspace-name "
-        "mlstack-test --resource-group mlstack-test`"
+        "or archive it: `mlstack model archive x:4 -s dev` (`restore` undoes it)"
     )
 
 

@@ -145,6 +145,9 @@ def test_archived_versions_say_how_to_restore(ws: LocalWorkspace, tmp_path: Path
     assert "is live" in ok("data", "restore", "old:1")
     assert json.loads(ok("data", "show", "old", "--format", "json"))["archived"] is False
     assert "name the version" in failure("data", "restore", "old")
+    assert "is archived" in ok("data", "archive", "old:1")
+    assert json.loads(ok("data", "show", "old:1", "--format", "json"))["archived"] is True
+    assert "name the version to archive" in failure("data", "archive", "old")
 
 
 def test_content_needs_azurite_and_says_how_to_start_it(ws: LocalWorkspace, tmp_path: Path) -> None:

@@ -89,13 +89,26 @@ def require_live(version: AssetVersion, stack: str) -> AssetVersion:
 
 def restore(registry: AssetRegistry, text: str, stack: str) -> AssetVersion:
     """Un-archive one named version (the content was never deleted)."""
+    return _set_archived(registry, text, stack, archived=False)
+
+
+def archive(registry: AssetRegistry, text: str, stack: str) -> AssetVersion:
+    """Archive one named version: ``@latest`` skips it, its content is kept, and ``restore``
+    undoes it (what the drift report suggests for a version no resource registered)."""
+    return _set_archived(registry, text, stack, archived=True)
+
+
+def _set_archived(
+    registry: AssetRegistry, text: str, stack: str, *, archived: bool
+) -> AssetVersion:
     ref = AssetRef.parse(text)
     if ref.version is None:
-        raise MlstackError(f"name the version to restore: {ref.name}:VERSION")
+        verb = "archive" if archived else "restore"
+        raise MlstackError(f"name the version to {verb}: {ref.name}:VERSION")
     found = resolve(registry, text, stack)
-    if not found.archived:
+    if found.archived == archived:
         return found
-    return registry.set_archived(found.name, found.version, archived=False)
+    return registry.set_archived(found.name, found.version, archived=archived)
 
 
 def human_bytes(count: int) -> str:

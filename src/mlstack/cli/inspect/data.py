@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mlstack.cli.inspect.common import (
+    archive,
     asset_table,
     console,
     detail_table,
@@ -121,3 +122,14 @@ def restore_command(
     stack_name, ws = open_workspace(stack)
     version = restore(ws.data, asset, stack_name)
     console.print(f"data {version.name}:{version.version} is live (not archived).")
+
+
+@data_app.command("archive")
+def archive_command(
+    asset: Annotated[str, typer.Argument(help="NAME:VERSION to archive")],
+    stack: StackOption = None,
+) -> None:
+    """Archive a data version: latest skips it, its content is kept, restore undoes it."""
+    stack_name, ws = open_workspace(stack)
+    version = archive(ws.data, asset, stack_name)
+    console.print(f"data {version.name}:{version.version} is archived (restore undoes it).")

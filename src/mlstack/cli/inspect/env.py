@@ -14,6 +14,7 @@ import typer
 import yaml
 
 from mlstack.cli.inspect.common import (
+    archive,
     asset_table,
     console,
     detail_table,
@@ -95,6 +96,17 @@ def restore_command(
     stack_name, ws = open_workspace(stack)
     version = restore(ws.environments, env, stack_name)
     console.print(f"environment {version.name}:{version.version} is live (not archived).")
+
+
+@env_app.command("archive")
+def archive_command(
+    env: Annotated[str, typer.Argument(help="NAME:VERSION to archive")],
+    stack: StackOption = None,
+) -> None:
+    """Archive a environment version: latest skips it, its content is kept, restore undoes it."""
+    stack_name, ws = open_workspace(stack)
+    version = archive(ws.environments, env, stack_name)
+    console.print(f"environment {version.name}:{version.version} is archived (restore undoes it).")
 
 
 @env_app.command("from-project")

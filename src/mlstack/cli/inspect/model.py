@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mlstack.cli.inspect.common import (
+    archive,
     asset_table,
     console,
     detail_table,
@@ -23,7 +24,7 @@ from mlstack.cli.lineage import Format, FormatOption, StackOption, lineage_recor
 from mlstack.content.download import download
 from mlstack.workspace.asset import AssetVersion, upload_prefix
 
-model_app = typer.Typer(help="Model versions: list, show, download, restore.",
+model_app = typer.Typer(help="Model versions: list, show, download, archive, restore.",
                         no_args_is_help=True)  # fmt: skip
 
 RefArgument = Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@latest")]
@@ -123,3 +124,14 @@ def restore_command(
     stack_name, ws = open_workspace(stack)
     version = restore(ws.models, model, stack_name)
     console.print(f"model {version.name}:{version.version} is live (not archived).")
+
+
+@model_app.command("archive")
+def archive_command(
+    model: Annotated[str, typer.Argument(help="NAME:VERSION to archive")],
+    stack: StackOption = None,
+) -> None:
+    """Archive a model version: latest skips it, its content is kept, restore undoes it."""
+    stack_name, ws = open_workspace(stack)
+    version = archive(ws.models, model, stack_name)
+    console.print(f"model {version.name}:{version.version} is archived (restore undoes it).")
