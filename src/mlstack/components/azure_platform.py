@@ -196,6 +196,8 @@ class AzurePlatform(pulumi.ComponentResource):
             properties=datastore,
             opts=child,
         )
+        self.deployer_id: pulumi.Output[str] = tenant.object_id
+        """Whoever runs ``pulumi up`` (what role assignments for the deployer name)."""
         identity = settings.datastore_auth == "identity"
         self.deployer_access = self._deployer_access(tenant) if identity else None
         self.register_outputs(

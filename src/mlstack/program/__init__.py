@@ -46,7 +46,7 @@ def build(config: StackConfig, project: Project, opener: Opener = open_workspace
     if config.target == "azure":
         from mlstack.program.azure import build_azure  # noqa: PLC0415 - azure-native is slow
 
-        build_azure(config, specs, planned)
+        build_azure(config, project, specs, planned)
     else:
         from mlstack.program.local import build_local  # noqa: PLC0415
 

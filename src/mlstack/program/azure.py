@@ -15,11 +15,27 @@ from mlstack.components.azure_attached import attached_host
 from mlstack.components.azure_compute import declare_compute
 from mlstack.components.azure_endpoints import EndpointHost, declare_endpoints
 from mlstack.components.azure_platform import AzurePlatform
+from mlstack.components.azure_source_access import SourceAccount, grant_source_access
 from mlstack.config.stack import StackConfig
 from mlstack.program.assets import Plan, Specs, declare_assets, export_assets
+from mlstack.project import Project
+from mlstack.stack import Stack
 
 
-def build_azure(config: StackConfig, specs: Specs, planned: Plan) -> None:
+def source_accounts(config: StackConfig, project: Project) -> list[SourceAccount]:
+    """The storage accounts of the create-mode azure stacks this stack promotes from, when
+    they are not this stack's own (a copy within one account needs no other role)."""
+    own = config.azure.storage_account if config.azure else ""
+    pins = [*config.promotions.models.values(), *config.promotions.data.values()]
+    found = []
+    for name in sorted({pin.source for pin in pins}):
+        source = Stack(project, name).config.azure
+        if source is not None and source.mode == "create" and source.storage_account != own:
+            found.append(SourceAccount.of(name, source))
+    return found
+
+
+def build_azure(config: StackConfig, project: Project, specs: Specs, planned: Plan) -> None:
     """Declare the estate or attach to it, then the assets and endpoints on it."""
     settings = config.azure
     if settings is None:  # StackConfig requires it for the azure target
@@ -28,7 +44,11 @@ def build_azure(config: StackConfig, specs: Specs, planned: Plan) -> None:
     if settings.mode == "create":
         platform = AzurePlatform("platform", settings, config)
         declare_compute(platform, specs.compute)
-        opts = pulumi.ResourceOptions(parent=platform, depends_on=platform.asset_dependencies)
+        sources = source_accounts(config, project)
+        granted = grant_source_access("platform", platform.deployer_id, sources, platform)
+        opts = pulumi.ResourceOptions(
+            parent=platform, depends_on=[*platform.asset_dependencies, *granted]
+        )
         host = platform.host()
         pulumi.export("workspace_id", platform.workspace.id)
     else:

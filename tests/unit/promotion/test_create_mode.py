@@ -53,15 +53,23 @@ def _reset_runtime() -> Iterator[None]:
     pulumi.runtime.settings.reset_options()
 
 
-def _dev(project: Project, ws: WorkspaceRef, tmp_path: Path) -> tuple[str, AzureLocator, str]:
-    """An attach-mode dev stack on ``ws`` with model version 1 above its gate."""
+DEV_CREATED = (  # the keys a create-mode dev adds: its account is named in its config
+    "    location: westeurope\n    storageAccount: mlstackdev01\n    keyVault: mlstack-dev-kv\n"
+    "    registry: mlstackdev01\n"
+)
+
+
+def _dev(
+    project: Project, ws: WorkspaceRef, tmp_path: Path, mode: str = "attach"
+) -> tuple[str, AzureLocator, str]:
+    """A dev stack on ``ws`` with model version 1 above its gate."""
     stack = f"dev-{uuid.uuid4().hex[:6]}"
     (project.root / "stacks").mkdir(exist_ok=True)
     (project.root / "stacks" / f"Pulumi.{stack}.yaml").write_text(
-        f"config:\n  mlstack:target: azure\n  mlstack:azure:\n    mode: attach\n"
+        f"config:\n  mlstack:target: azure\n  mlstack:azure:\n    mode: {mode}\n"
         f"    subscriptionId: {ws.subscription_id}\n    resourceGroup: {ws.resource_group}\n"
         f"    workspaceName: {ws.name}\n    datastoreName: {ws.datastore}\n"
-        f"    blobEndpoint: {ws.blob.url}\n"
+        f"    blobEndpoint: {ws.blob.url}\n" + (DEV_CREATED if mode == "create" else "")
     )
     locator = AzureLocator(
         subscription_id=ws.subscription_id, resource_group=ws.resource_group, workspace=ws.name,
@@ -122,3 +130,44 @@ def test_a_create_mode_prod_declares_the_promoted_model_after_its_own_workspace(
     [deployment] = [r for r in declared if r.type == f"{ML}OnlineDeployment"]
     assert deployment.inputs["properties"]["model"].endswith("/models/digits-cnn/versions/4")
     assert model.urn in deployment.depends_on
+
+
+def test_promoting_from_a_created_dev_grants_the_deployer_read_on_devs_account_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azureml_workspace: WorkspaceRef,
+    azureml_env: dict[str, str],
+) -> None:  # fmt: skip
+    root = tmp_path / "project"
+    root.mkdir()
+    project = project_copy(root)
+    dev, _, digest = _dev(project, azureml_workspace, tmp_path, mode="create")
+    monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
+    mocks = Recorder(versions={"model-digits-cnn": "1"})
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="mlstack", stack="prod", preview=False,
+                             monitor=monitor)  # fmt: skip
+    config = load_stack_config("prod", {
+        "target": "azure", "azure": PROD, "modelSource": "promotion",
+        "promotions": {"models": {"digits-cnn": {"from": dev, "version": "1", "digest": digest}}},
+    })  # fmt: skip
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> None:
+        build(config, project, opener=Absent)  # type: ignore[arg-type]
+
+    run()
+    declared = monitor.registered
+    granted = {r.name: r for r in declared if f"-source-{dev}-" in r.name}
+    account = (
+        f"/subscriptions/{azureml_workspace.subscription_id}/resourceGroups/"
+        f"{azureml_workspace.resource_group}/providers/Microsoft.Storage/storageAccounts/"
+        "mlstackdev01"
+    )
+    roles = {name: r.inputs["roleDefinitionId"].rsplit("/", 1)[1] for name, r in granted.items()}
+    assert roles == {
+        f"platform-source-{dev}-blob-reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+        f"platform-source-{dev}-delegator": "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
+    }
+    assert {r.inputs["scope"] for r in granted.values()} == {account}
+    assert all(r.type == "azure-native:authorization:RoleAssignment" for r in granted.values())
+    [model] = [r for r in declared if r.name == "model-digits-cnn"]
+    assert {r.urn for r in granted.values()} <= model.depends_on
