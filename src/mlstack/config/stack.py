@@ -16,8 +16,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -58,6 +60,31 @@ class Promotion(BaseModel):
     source: str = Field(alias="from")
     version: str = Field(pattern=r"^[1-9][0-9]*$")
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    via: Literal["workspace", "registry"] = "workspace"
+    """``workspace`` (a pin without ``via``): the target's ``pulumi up`` copies the version
+    into its own workspace. ``registry``: the version was shared into the Azure ML registry
+    ``registry`` and the target's deployments serve it from there, with no copy."""
+    registry: str = ""
+    """The Azure ML registry holding the version (``via: registry`` only)."""
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A workspace pin is written as before ``via`` existed: ``from``, version, digest."""
+        data: dict[str, Any] = handler(self)
+        if self.via == "workspace":
+            data.pop("via", None)
+            data.pop("registry", None)
+        return data
+
+    @model_validator(mode="after")
+    def _registry_named(self) -> Promotion:
+        if self.via == "registry" and not self.registry:
+            raise ValueError("`via: registry` needs `registry: <Azure ML registry name>`: run "
+                             "`mlstack promote ... --via registry` to set it")  # fmt: skip
+        if self.via == "workspace" and self.registry:
+            raise ValueError("`registry` is only read with `via: registry`: remove it, or add "
+                             "`via: registry`")  # fmt: skip
+        return self
 
     @field_validator("source")
     @classmethod
@@ -128,7 +155,7 @@ class StackConfig(BaseModel):
             raise ValueError(
                 "the azure target needs `mlstack:azure` (subscriptionId, resourceGroup, "
                 "workspaceName, and to create the estate location, storageAccount, keyVault, "
-                "registry): see stacks/Pulumi.dev.yaml"
+                "containerRegistry): see stacks/Pulumi.dev.yaml"
             )
         return self
 

@@ -123,6 +123,8 @@ def _set(document: Any, section: str, name: str, promotion: Promotion, shown: st
             values = CommentedMap([(inner, values)])
         _append(parent, key, values)
         return
+    for key in [k for k in parent if k not in values]:  # e.g. `via` of an earlier route
+        del parent[key]
     for key, value in values.items():
         parent[key] = value
 
@@ -217,7 +219,7 @@ def _check(
     config[KEY] = block
     entries = block.get(section) or {}
     block[section] = entries
-    entries[name] = {**(entries.get(name) or {}), **promotion.model_dump(by_alias=True)}
+    entries[name] = promotion.model_dump(by_alias=True)
     if yaml.safe_load(after) != expected:  # a bug here, never the user's: write nothing
         raise _problem(shown, KEY, "the YAML editor's result does not read back as the pin "
                        "alone: nothing was written; please report this")  # fmt: skip

@@ -28,7 +28,7 @@ FILLED = {
     "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
     "storageAccount": "mlstackstore01",
     "keyVault": "mlstack-kv-01",
-    "registry": "mlstackacr01",
+    "containerRegistry": "mlstackacr01",
 }
 
 pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")

@@ -38,7 +38,7 @@ CREATE = {
     "workspaceName": "mlstack-dev",
     "storageAccount": "mlstackdev01",
     "keyVault": "mlstack-dev-kv",
-    "registry": "mlstackdev01",
+    "containerRegistry": "mlstackdev01",
 }
 ATTACH = {
     "mode": "attach",
