@@ -43,6 +43,7 @@ __all__ = [
     "Promotions",
     "StackConfig",
     "load_stack_config",
+    "registry_model_uri",
     "stack_file",
     "stack_values",
 ]
@@ -93,6 +94,11 @@ class Promotion(BaseModel):
         if problem:
             raise ValueError(problem)
         return value
+
+
+def registry_model_uri(registry: str, name: str, version: str) -> str:
+    """A model version in an Azure ML registry, as a deployment references it."""
+    return f"azureml://registries/{registry}/models/{name}/versions/{version}"
 
 
 class Promotions(BaseModel):
@@ -158,6 +164,37 @@ class StackConfig(BaseModel):
                 "containerRegistry): see stacks/Pulumi.dev.yaml"
             )
         return self
+
+    @model_validator(mode="after")
+    def _registry_pins_name_the_registry(self) -> StackConfig:
+        """A ``via: registry`` pin is served from this stack's ``mlRegistry``."""
+        pinned = {p.registry for p in self.promotions.models.values() if p.via == "registry"}
+        if self.promotions.data and any(p.via == "registry" for p in self.promotions.data.values()):
+            raise ValueError("data is promoted workspace to workspace only: remove `via: registry`"
+                             " from mlstack:promotions.data")  # fmt: skip
+        if not pinned:
+            return self
+        if self.target != "azure" or self.azure is None:
+            raise ValueError("a `via: registry` pin needs an azure stack (a local stack has no "
+                             "Azure ML registry): promote without --via registry")  # fmt: skip
+        declared = self.azure.ml_registry.name if self.azure.ml_registry else None
+        if pinned != {declared}:
+            raise ValueError(
+                f"the pins name the Azure ML registry {', '.join(sorted(pinned))} but "
+                f"`mlstack:azure.mlRegistry` names {declared or 'none'}: declare the registry "
+                "(`mlRegistry: {name: ...}`), or promote again with --via registry"
+            )
+        return self
+
+    @property
+    def registry_models(self) -> dict[str, str]:
+        """Models pinned ``via: registry``, as deployments name them:
+        ``azureml://registries/<registry>/models/<name>/versions/<version>``."""
+        return {
+            name: registry_model_uri(p.registry, name, p.version)
+            for name, p in sorted(self.promotions.models.items())
+            if p.via == "registry"
+        }
 
     @property
     def datastore_container(self) -> str:
