@@ -144,10 +144,13 @@ def declare_endpoints(
         )
         deployments = [
             _deployment(
-                platform, endpoint, spec, deployment, model=_model_id(
-                    platform, deployment.model.name, models, registry_models
-                ), environments=environments,
-            )  # fmt: skip
+                platform,
+                endpoint,
+                spec,
+                deployment,
+                model=_model_id(platform, deployment.model.name, models, registry_models),
+                environments=environments,
+            )
             for deployment in spec.deployments
         ]
         if spec.traffic:

@@ -221,15 +221,19 @@ class AzurePlatform(pulumi.ComponentResource):
         if ml is None or not ml.create:
             return None
         primary = ml.location or self.settings.location
+        # Each region gets the system-created storage account and ACR the registry replicates
+        # its assets into (Premium: geo-replication), without public blob access.
+        storage: machinelearningservices.SystemCreatedStorageAccountArgsDict = {
+            "storage_account_type": "Standard_LRS",
+            "allow_blob_public_access": False,
+            "storage_account_hns_enabled": False,
+        }
         regions: list[machinelearningservices.RegistryRegionArmDetailsArgsDict] = [
             {
                 "location": region,
                 "acr_details": [{"system_created_acr_account": {"acr_account_sku": "Premium"}}],
-                "storage_account_details": [{"system_created_storage_account": {
-                    "storage_account_type": "Standard_LRS", "allow_blob_public_access": False,
-                    "storage_account_hns_enabled": False,
-                }}],
-            }  # fmt: skip
+                "storage_account_details": [{"system_created_storage_account": storage}],
+            }
             for region in dict.fromkeys([primary, *ml.replication_locations])
         ]
         return machinelearningservices.Registry(

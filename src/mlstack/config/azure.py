@@ -267,8 +267,10 @@ class AzureSettings(BaseModel):
         if not isinstance(data, Mapping) or LEGACY_REGISTRY_KEY not in data:
             return handler(data)
         if "containerRegistry" in data or "container_registry" in data:
-            reason = ("both `registry` (the old name) and `containerRegistry` are set: they name "
-                      "the same container registry; remove `registry`, keep `containerRegistry`")
+            reason = (
+                "both `registry` (the old name) and `containerRegistry` are set: they name "
+                "the same container registry; remove `registry`, keep `containerRegistry`"
+            )
             error = InitErrorDetails(
                 type=PydanticCustomError("both_registry_keys", reason),
                 loc=(LEGACY_REGISTRY_KEY,), input=data[LEGACY_REGISTRY_KEY],
@@ -301,6 +303,16 @@ class AzureSettings(BaseModel):
             return data
         absent = [to_camel(k) for k in _CREATE_ONLY if k not in data and to_camel(k) not in data]
         return {**data, **dict.fromkeys(absent, "")}
+
+    @model_validator(mode="after")
+    def _registry_created_in_create_mode(self) -> AzureSettings:
+        if self.mode == "attach" and self.ml_registry is not None and self.ml_registry.create:
+            raise ValueError(
+                "mlRegistry.create: an attached stack declares no Azure resource, so it cannot "
+                "create the Azure ML registry: create it from a stack with `mode: create`, "
+                "or remove `create: true` to only use it"
+            )
+        return self
 
     @field_validator("blob_endpoint")
     @classmethod

@@ -14,10 +14,11 @@ by the target's ``pulumi up``) and an Azure ML registry source (``--via registry
 from __future__ import annotations
 
 from mlstack.errors import PromotionError
+from mlstack.promotion.registry import RegistrySource, registry_of
 from mlstack.promotion.source import PromotionSource, WorkspaceSource
 from mlstack.stack import Stack
 
-__all__ = ["source_for"]
+__all__ = ["registry_source_for", "source_for"]
 
 
 def source_for(source: Stack, target: Stack) -> PromotionSource:
@@ -43,3 +44,8 @@ def source_for(source: Stack, target: Stack) -> PromotionSource:
         f"{target.name!r} (`pulumi up -s {target.name}` with the model's folder), which "
         "re-checks its gates; see docs/azure.md, 'Promotion'",
     )  # fmt: skip
+
+
+def registry_source_for(source: Stack, target: Stack) -> RegistrySource:
+    """``--via registry``: an azure source shared into the target's Azure ML registry."""
+    return RegistrySource(source, target, registry_of(source, target))

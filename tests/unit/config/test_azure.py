@@ -76,8 +76,8 @@ def test_a_blob_endpoint_must_be_a_url() -> None:
 
 def test_create_mode_names_each_missing_key_and_the_attach_alternative() -> None:
     found = problems({"azure": ATTACH})
-    assert set(found) == {f"mlstack:azure.{k}" for k in
-                          ("location", "storageAccount", "keyVault", "containerRegistry")}  # fmt: skip
+    create_only = ("location", "storageAccount", "keyVault", "containerRegistry")
+    assert set(found) == {f"mlstack:azure.{k}" for k in create_only}
     for key, reason in found.items():
         assert reason.startswith(f"missing: add `{key.rsplit('.', 1)[1]}:` under `mlstack:azure`")
         assert "`mode: attach`" in reason
@@ -212,12 +212,10 @@ def test_a_stack_file_reports_missing_create_keys_with_the_bad_names() -> None:
     """The program and the CLI validate the settings inside the stack's config: there too
     a missing create-mode key is reported on its key, beside every other problem."""
     with pytest.raises(ConfigError) as caught:
-        load_stack_config(
-            "dev", {"target": "azure", "azure": {**ATTACH, "containerRegistry": "x"}}
-        )
+        load_stack_config("dev", {"target": "azure", "azure": {**ATTACH, "containerRegistry": "x"}})
     found = {p.field: p.reason for p in caught.value.problems}
-    assert set(found) == {f"mlstack:azure.{k}" for k in
-                          ("location", "storageAccount", "keyVault", "containerRegistry")}  # fmt: skip
+    create_only = ("location", "storageAccount", "keyVault", "containerRegistry")
+    assert set(found) == {f"mlstack:azure.{k}" for k in create_only}
     assert "not a valid name" in found["mlstack:azure.containerRegistry"]
     assert "`mode: attach`" in found["mlstack:azure.location"]
 
