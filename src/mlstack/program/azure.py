@@ -10,6 +10,8 @@ registry``, the version in the Azure ML registry (no copy into this workspace).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 
 from mlstack.components.azure_attached import attached_host
@@ -18,14 +20,26 @@ from mlstack.components.azure_endpoints import EndpointHost, declare_endpoints
 from mlstack.components.azure_platform import AzurePlatform
 from mlstack.config.naming import stack_file
 from mlstack.config.stack import StackConfig
+from mlstack.errors import ConfigError, MlstackError, Problem
 from mlstack.program.assets import Plan, Specs, declare_assets, export_assets
+from mlstack.promotion.registry import registry_digest
+
+RegistryReader = Callable[[str, str, str], "str | None"]
+"""(registry, model, version) → the digest the registry holds, None if it has no such
+version (:func:`mlstack.promotion.registry.registry_digest`; tests pass their own)."""
 
 
-def build_azure(config: StackConfig, specs: Specs, planned: Plan) -> None:
+def build_azure(
+    config: StackConfig, specs: Specs, planned: Plan, registry: RegistryReader | None = None
+) -> None:
     """Declare the estate or attach to it, then the assets and endpoints on it."""
     settings = config.azure
     if settings is None:  # StackConfig requires it for the azure target
         raise AssertionError("an azure stack's config without azure settings")
+    if config.registry_models:
+        problems = registry_pin_problems(config, registry or registry_digest)
+        if problems:
+            raise ConfigError(problems)
     for notice in settings.notices:
         pulumi.log.warn(f"{stack_file(config.stack)}: {notice}")
     host: EndpointHost | None
@@ -52,3 +66,34 @@ def build_azure(config: StackConfig, specs: Specs, planned: Plan) -> None:
     pulumi.export("workspace", settings.workspace_name)
     pulumi.export("datastore", settings.datastore)
     pulumi.export("datastore_uri", f"azureml://datastores/{settings.datastore}")
+
+
+def registry_pin_problems(config: StackConfig, read: RegistryReader) -> list[Problem]:
+    """Each ``via: registry`` pin, checked against the registry before anything is declared:
+    the version is there and holds the pinned digest (an edited pin, or a registry version
+    that is not what was promoted, fails the preview and changes nothing)."""
+    problems = []
+    for name, pin in sorted(config.promotions.models.items()):
+        if pin.via != "registry":
+            continue
+        field = f"mlstack:promotions.models.{name}"
+        again = f"`mlstack promote {name} --from {pin.source} --to {config.stack} --via registry`"
+        try:
+            held = read(pin.registry, name, pin.version)
+        except MlstackError as error:
+            problems.append(Problem(stack_file(config.stack), field, f"{error}"))
+            continue
+        if held is None:
+            reason = (f"model {name}:{pin.version} is not in the Azure ML registry "
+                      f"{pin.registry!r}: share it with {again}")  # fmt: skip
+        elif held != pin.digest:
+            reason = (
+                f"digest mismatch: the Azure ML registry {pin.registry!r} holds "
+                f"{name}:{pin.version} with digest {held or '(none)'}, the pin says "
+                f"{pin.digest} (an edited pin, or a registry version that is not what was "
+                f"promoted): not deployed; promote again with {again}"
+            )
+        else:
+            continue
+        problems.append(Problem(stack_file(config.stack), field, reason))
+    return problems

@@ -38,7 +38,7 @@ from mlstack.promotion.source import WorkspaceSource
 from mlstack.stack import Stack
 from mlstack.workspace.asset import AssetVersion
 
-__all__ = ["RegistrySource", "SharedVersion", "registry_of"]
+__all__ = ["RegistrySource", "SharedVersion", "registry_digest", "registry_of"]
 
 DIGEST = "mlstack.digest"
 """The immutable property every mlstack version carries its digest in."""
@@ -96,6 +96,24 @@ def open_registry(name: str) -> Any:
     from mlstack.workspace.credential import default_credential  # noqa: PLC0415
 
     return MLClient(default_credential(f"Azure ML registry {name!r}"), registry_name=name)
+
+
+def registry_digest(
+    registry: str, name: str, version: str, *, opener: Opener = open_registry
+) -> str | None:
+    """The digest registry ``registry`` holds for model ``name:version``; None if it holds
+    no such version. The target's preview re-checks a ``via: registry`` pin with it."""
+    from azure.core.exceptions import ResourceNotFoundError  # noqa: PLC0415
+
+    from mlstack.workspace.azure_registry import service_errors  # noqa: PLC0415
+
+    with service_errors(f"reading model {name}:{version} in Azure ML registry {registry!r}"):
+        client = opener(registry)
+        try:
+            model = client.models.get(name, version)
+        except ResourceNotFoundError:
+            return None
+    return str((model.properties or {}).get(DIGEST, ""))
 
 
 class RegistrySource:

@@ -65,6 +65,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 def declare(
     project: Project, monkeypatch: pytest.MonkeyPatch, stack: str, azure: dict[str, Any],
     *, versions: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+    registry: Any = None,
 ) -> Declared:  # fmt: skip
     monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
     mocks = Recorder(versions=versions or {})
@@ -76,7 +77,7 @@ def declare(
 
     @pulumi.runtime.test  # type: ignore[misc]
     def run() -> None:
-        build(config, project, opener=Absent)  # type: ignore[arg-type]
+        build(config, project, opener=Absent, registry=registry)  # type: ignore[arg-type]
 
     run()
     return Declared(monitor.registered, mocks.calls)
@@ -188,7 +189,10 @@ def test_a_model_promoted_through_the_registry_is_served_from_it_with_no_copy(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
-    declared = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"))
+    read: list[tuple[str, str, str]] = []
+    declared = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"),
+                       registry=lambda *key: read.append(key) or DIGEST)  # fmt: skip
+    assert read == [("mlstack-shared", "digits-cnn", "3")]  # the pin is re-checked first
     deployment = declared.one(f"{ML}OnlineDeployment").inputs
     assert deployment["properties"]["model"] == (
         "azureml://registries/mlstack-shared/models/digits-cnn/versions/3"
@@ -206,13 +210,46 @@ def test_promoting_another_version_through_the_registry_changes_only_the_referen
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
-    before = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"))
-    after = declare(project, monkeypatch, "prod", prod, extra=_through_registry("4"))
+    before = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"),
+                     registry=HOLDS)  # fmt: skip
+    after = declare(project, monkeypatch, "prod", prod, extra=_through_registry("4"),
+                    registry=HOLDS)  # fmt: skip
     old, new = before.one(f"{ML}OnlineDeployment"), after.one(f"{ML}OnlineDeployment")
     assert new.inputs["properties"]["model"].endswith("/models/digits-cnn/versions/4")
     changed = {k for k in old.inputs["properties"]
                if old.inputs["properties"][k] != new.inputs["properties"].get(k)}  # fmt: skip
     assert changed == {"model"}
+
+
+def HOLDS(registry: str, name: str, version: str) -> str:  # noqa: N802 - a constant reader
+    """A registry that holds every pinned version with the pinned digest."""
+    return DIGEST
+
+
+@pytest.mark.parametrize(
+    ("held", "reason"),
+    [("sha256:" + "cd" * 32, "digest mismatch: the Azure ML registry 'mlstack-shared' holds "
+      "digits-cnn:3 with digest sha256:cdcd"),
+     (None, "model digits-cnn:3 is not in the Azure ML registry 'mlstack-shared': share it "
+      "with `mlstack promote digits-cnn --from dev --to prod --via registry`")],
+)  # fmt: skip
+def test_a_registry_pin_the_registry_does_not_hold_fails_the_preview(
+    project: Project, monkeypatch: pytest.MonkeyPatch, held: str | None, reason: str
+) -> None:
+    prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
+    monitor: list[Any] = []
+
+    def reader(registry: str, name: str, version: str) -> str | None:
+        return held
+
+    with pytest.raises(ConfigError) as caught:
+        monitor.append(declare(project, monkeypatch, "prod", prod,
+                               extra=_through_registry("3"), registry=reader))  # fmt: skip
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("stacks/Pulumi.prod.yaml",
+                                             "mlstack:promotions.models.digits-cnn")  # fmt: skip
+    assert problem.reason.startswith(reason)
+    assert monitor == []
 
 
 def test_a_registry_pin_needs_the_stack_to_name_that_registry() -> None:

@@ -24,10 +24,12 @@ from mlstack.cli import app
 from mlstack.config.azure import AzureSettings
 from mlstack.content.hashcache import NoCache
 from mlstack.content.scan import scan
-from mlstack.errors import PromotionError
+from mlstack.errors import NotFoundError, PromotionError
 from mlstack.project import HOME_ENV, Project
 from mlstack.promotion import promote
+from mlstack.promotion.registry import RegistrySource, registry_digest, registry_of
 from mlstack.services.azurite import ServiceState
+from mlstack.stack import Stack
 from mlstack.workspace.azure import AzureMLWorkspace
 from mlstack.workspace.register import register_folder
 from tests.support.azureml import AzureMLService, WorkspaceRef
@@ -250,3 +252,27 @@ def test_the_cli_shares_and_pins(setup: Setup, monkeypatch: pytest.MonkeyPatch) 
     assert [json.dumps(v["properties"]["properties"]["mlstack.digest"]) for v in stored] == [
         json.dumps(setup.digest)
     ]
+
+
+def test_the_preview_reads_back_what_the_registry_holds(setup: Setup) -> None:
+    """What prod's preview checks a `via: registry` pin against (program.azure)."""
+    assert registry_digest(setup.registry, "m", "1") is None
+    promote(setup.project, "m", source="dev", target="prod", via="registry")
+    assert registry_digest(setup.registry, "m", "1") == setup.digest
+    with pytest.raises(NotFoundError, match="nowhere-registry"):
+        registry_digest("nowhere-registry", "m", "1")
+
+
+def test_an_unreachable_registry_says_so(setup: Setup) -> None:
+    from azure.core.exceptions import ServiceRequestError  # noqa: PLC0415
+
+    def unreachable(name: str) -> Any:
+        raise ServiceRequestError("Connection refused")
+
+    source, target = Stack(setup.project, "dev"), Stack(setup.project, "prod")
+    via = RegistrySource(source, target, registry_of(source, target), opener=unreachable)
+    with pytest.raises(PromotionError) as caught:
+        via.lookup("m", "1")
+    assert f"the Azure ML registry {setup.registry!r} cannot be reached (Connection refused)" in (
+        str(caught.value)
+    )
