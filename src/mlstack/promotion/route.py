@@ -5,6 +5,9 @@
     azure         refused: no copy out of Azure  not yet: the Azure workspace source and
                                                  the registry route (issue 13)
 
+``--via registry`` (azure → azure) is :func:`registry_source_for`: the version is shared
+into the target's Azure ML registry (:mod:`mlstack.promotion.registry`).
+
 The routes to Azure are the extension points: an Azure workspace source (a version read
 through the workspace protocol's Azure backend, copied server-side across storage accounts
 by the target's ``pulumi up``) and an Azure ML registry source (``--via registry``). Each implements
