@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -165,26 +166,35 @@ class StackConfig(BaseModel):
             )
         return self
 
-    @model_validator(mode="after")
-    def _registry_pins_name_the_registry(self) -> StackConfig:
-        """A ``via: registry`` pin is served from this stack's ``mlRegistry``."""
-        pinned = {p.registry for p in self.promotions.models.values() if p.via == "registry"}
-        if self.promotions.data and any(p.via == "registry" for p in self.promotions.data.values()):
-            raise ValueError("data is promoted workspace to workspace only: remove `via: registry`"
-                             " from mlstack:promotions.data")  # fmt: skip
+    @field_validator("promotions")
+    @classmethod
+    def _registry_pins_name_the_registry(
+        cls, value: Promotions, info: ValidationInfo
+    ) -> Promotions:
+        """A ``via: registry`` pin is served from this stack's ``mlRegistry`` (checked after
+        ``target`` and ``azure``, which are declared first)."""
+        if any(p.via == "registry" for p in value.data.values()):
+            raise ValueError(
+                "data is promoted workspace to workspace only: remove `via: registry` from "
+                "mlstack:promotions.data"
+            )
+        pinned = {p.registry for p in value.models.values() if p.via == "registry"}
         if not pinned:
-            return self
-        if self.target != "azure" or self.azure is None:
-            raise ValueError("a `via: registry` pin needs an azure stack (a local stack has no "
-                             "Azure ML registry): promote without --via registry")  # fmt: skip
-        declared = self.azure.ml_registry.name if self.azure.ml_registry else None
+            return value
+        azure = info.data.get("azure")
+        if info.data.get("target") != "azure" or not isinstance(azure, AzureSettings):
+            raise ValueError(
+                "a `via: registry` pin needs an azure stack (a local stack has no Azure ML "
+                "registry): promote without --via registry"
+            )
+        declared = azure.ml_registry.name if azure.ml_registry else None
         if pinned != {declared}:
             raise ValueError(
                 f"the pins name the Azure ML registry {', '.join(sorted(pinned))} but "
                 f"`mlstack:azure.mlRegistry` names {declared or 'none'}: declare the registry "
                 "(`mlRegistry: {name: ...}`), or promote again with --via registry"
             )
-        return self
+        return value
 
     @property
     def registry_models(self) -> dict[str, str]:
