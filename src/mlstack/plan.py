@@ -237,6 +237,8 @@ def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]
         except NotFoundError:
             current = None
         promotion = ctx.config.promotions.models.get(spec.name)
+        if promotion is not None and promotion.via == "registry":
+            continue  # served from the Azure ML registry: nothing to copy (program.azure)
         if promotion is not None:
             planned += _plan_promoted_model(ctx, spec, promotion, current)
             continue

@@ -275,7 +275,7 @@ def test_mlstack_registers_a_folder_end_to_end_on_loopback_only(
     settings = AzureSettings(
         subscription_id=ws.subscription_id, resource_group=ws.resource_group,
         location="westeurope", workspace_name=ws.name, storage_account=ws.blob.account,
-        key_vault="kv-loopback", registry="loopbackregistry", datastore_name=ws.datastore,
+        key_vault="kv-loopback", container_registry="loopbackregistry", datastore_name=ws.datastore,
     )  # fmt: skip
 
     with network_log() as net:

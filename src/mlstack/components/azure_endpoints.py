@@ -103,16 +103,22 @@ def declare_endpoints(
     specs: Sequence[EndpointSpec],
     models: Mapping[str, pulumi.Output[str]],
     environments: Mapping[str, pulumi.Output[str]],
+    registry_models: Mapping[str, str] | None = None,
 ) -> dict[str, machinelearningservices.OnlineEndpoint]:
     """Each endpoint with its deployments and, last, its traffic.
 
     ``models`` and ``environments`` map names to the versions this stack registered, so a
     deployment serves what the stack registers (a new model version rolls it); an
     endpoint whose model this stack has not registered yet is held back with a warning.
+    ``registry_models`` maps names of models promoted ``via: registry`` to their registry
+    URI (``azureml://registries/<r>/models/<name>/versions/<v>``): served from there, never
+    copied into this workspace.
     """
+    registry_models = registry_models or {}
     declared = {}
     for spec in specs:
-        missing = [d.model.name for d in spec.deployments if d.model.name not in models]
+        served = {**models, **registry_models}
+        missing = [d.model.name for d in spec.deployments if d.model.name not in served]
         if missing:
             pulumi.log.warn(
                 f"endpoint {spec.name}: model {missing[0]} is not registered in this stack "
@@ -138,7 +144,12 @@ def declare_endpoints(
         )
         deployments = [
             _deployment(
-                platform, endpoint, spec, deployment, models=models, environments=environments
+                platform,
+                endpoint,
+                spec,
+                deployment,
+                model=_model_id(platform, deployment.model.name, models, registry_models),
+                environments=environments,
             )
             for deployment in spec.deployments
         ]
@@ -164,11 +175,10 @@ def _deployment(
     spec: EndpointSpec,
     deployment: DeploymentSpec,
     *,
-    models: Mapping[str, pulumi.Output[str]],
+    model: pulumi.Input[str],
     environments: Mapping[str, pulumi.Output[str]],
 ) -> machinelearningservices.OnlineDeployment:
     code = platform.code(spec, deployment)
-    model_version = models[deployment.model.name]
     env = deployment.environment
     env_version: pulumi.Input[str] = environments.get(env.name, env.version)
     ws = platform.workspace_id
@@ -188,9 +198,7 @@ def _deployment(
             endpoint_compute_type="Managed",
             description=deployment.description or None,
             instance_type=deployment.instance_type,
-            model=pulumi.Output.concat(
-                ws, f"/models/{deployment.model.name}/versions/", model_version
-            ),
+            model=model,
             environment_id=pulumi.Output.concat(
                 ws, f"/environments/{env.name}/versions/", env_version
             ),
@@ -203,6 +211,19 @@ def _deployment(
         ),
         opts=platform.options(depends_on=[endpoint, code]),
     )
+
+
+def _model_id(
+    platform: EndpointHost,
+    name: str,
+    models: Mapping[str, pulumi.Output[str]],
+    registry_models: Mapping[str, str],
+) -> pulumi.Input[str]:
+    """The model version a deployment serves: the registry URI of a model promoted through
+    the registry, else the version this workspace registered (by its ARM id)."""
+    if name in registry_models:
+        return registry_models[name]
+    return pulumi.Output.concat(platform.workspace_id, f"/models/{name}/versions/", models[name])
 
 
 def code_version(

@@ -7,7 +7,9 @@ One component holds the whole estate, in dependency order:
     ├── Vault (RBAC authorisation)
     │   (both, like the workspace, off the public network when publicNetworkAccess: Disabled)
     ├── Log Analytics Workspace ── Application Insights (workspace-based)
-    ├── Registry (ACR, no admin user)
+    ├── Registry (ACR, no admin user: ``containerRegistry``)
+    ├── Azure ML Registry (``mlRegistry`` with ``create: true``: models shared between
+    │   stacks, ``mlstack promote --via registry``; one storage account and ACR per region)
     ├── ML Workspace (system-assigned identity; the four above wired by id)
     │   ├── Datastore (the container; identity-based unless accountKey is configured)
     │   ├── Compute (AmlCompute clusters)                      see azure_compute.py
@@ -18,7 +20,7 @@ One component holds the whole estate, in dependency order:
 Asset versions (data, models, environments) are not azure-native resources: the program
 declares mlstack's own, after :attr:`AzurePlatform.asset_dependencies`. Protection
 (``protect``) covers what holds data or secrets and is slow or impossible to recreate:
-the workspace, the storage account and the key vault.
+the workspace, the storage account, the key vault and the Azure ML registry.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class AzurePlatform(pulumi.ComponentResource):
     logs: operationalinsights.Workspace
     insights: applicationinsights.Component
     registry: containerregistry.Registry
+    ml_registry: machinelearningservices.Registry | None
     workspace: machinelearningservices.Workspace
     datastore: machinelearningservices.Datastore
     deployer_access: authorization.RoleAssignment | None
@@ -149,7 +152,7 @@ class AzurePlatform(pulumi.ComponentResource):
         private = settings.public_network_access == "Disabled"
         self.registry = containerregistry.Registry(
             f"{name}-registry",
-            registry_name=settings.registry,
+            registry_name=settings.container_registry,
             resource_group_name=group,
             # Private endpoints need Premium; a public registry is fine on Basic.
             sku={"name": "Premium" if private else "Basic"},
@@ -157,6 +160,7 @@ class AzurePlatform(pulumi.ComponentResource):
             opts=child,
             **where,
         )
+        self.ml_registry = self._ml_registry(group, kept) if settings.ml_registry else None
         self.workspace = machinelearningservices.Workspace(
             f"{name}-workspace",
             workspace_name=settings.workspace_name,
@@ -208,6 +212,42 @@ class AzurePlatform(pulumi.ComponentResource):
                 "datastore": self.datastore.name,
                 "container": self.container.name,
             }
+        )
+
+    def _ml_registry(
+        self, group: pulumi.Input[str], kept: pulumi.ResourceOptions
+    ) -> machinelearningservices.Registry | None:
+        """The Azure ML registry this stack creates (``mlRegistry.create``), else None: a
+        registry another stack creates is only named (by prod's deployments, by promote)."""
+        ml = self.settings.ml_registry
+        if ml is None or not ml.create:
+            return None
+        primary = ml.location or self.settings.location
+        # Each region gets the system-created storage account and ACR the registry replicates
+        # its assets into (Premium: geo-replication), without public blob access.
+        storage: machinelearningservices.SystemCreatedStorageAccountArgsDict = {
+            "storage_account_type": "Standard_LRS",
+            "allow_blob_public_access": False,
+            "storage_account_hns_enabled": False,
+        }
+        regions: list[machinelearningservices.RegistryRegionArmDetailsArgsDict] = [
+            {
+                "location": region,
+                "acr_details": [{"system_created_acr_account": {"acr_account_sku": "Premium"}}],
+                "storage_account_details": [{"system_created_storage_account": storage}],
+            }
+            for region in dict.fromkeys([primary, *ml.replication_locations])
+        ]
+        return machinelearningservices.Registry(
+            f"{self.prefix}-ml-registry",
+            registry_name=ml.name,
+            resource_group_name=group,
+            location=primary,
+            identity={"type": machinelearningservices.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
+            public_network_access=self.settings.public_network_access,
+            region_details=regions,
+            tags=self.tags,
+            opts=kept,
         )
 
     def _datastore_credentials(

@@ -10,7 +10,7 @@ Layout in ``stacks/Pulumi.<stack>.yaml`` (camelCase keys, as Pulumi config is wr
       workspaceName: mlstack-dev
       storageAccount: <unique-storage-account>               # placeholder: fill in
       keyVault: <unique-key-vault>                           # placeholder: fill in
-      registry: <unique-registry>                            # placeholder: fill in
+      containerRegistry: <unique-registry>                   # placeholder: fill in
       publicNetworkAccess: Enabled                           # prod: Disabled
       protect: false                                         # prod: true
       datastoreAuth: identity                                # or accountKey
@@ -18,8 +18,14 @@ Layout in ``stacks/Pulumi.<stack>.yaml`` (camelCase keys, as Pulumi config is wr
 **Attach mode** (``mode: attach``) names a workspace that exists already — the common case
 where a platform team owns it. The stack then declares no azure-native resource, only its
 assets (and endpoints, if it declares any); ``subscriptionId``, ``resourceGroup`` and
-``workspaceName`` are required, storage, key vault and registry are not, and assets go to
-``datastoreName`` (default: the workspace's own ``workspaceblobstore``).
+``workspaceName`` are required, storage, key vault and container registry are not, and assets
+go to ``datastoreName`` (default: the workspace's own ``workspaceblobstore``).
+
+``containerRegistry`` is the Azure Container Registry behind the workspace (environment
+images). Stacks written before it had that name say ``registry``: still read, with a notice
+(:attr:`AzureSettings.notices`) asking to rename it; both keys at once is an error.
+An **Azure ML registry** (models shared between workspaces, ``mlstack promote --via
+registry``) is the separate ``mlRegistry`` block, see :class:`MlRegistrySettings`.
 
 Azure's naming rules are checked here, before anything is declared, so a bad name fails
 the preview with every problem listed (file, key, what to do) instead of failing one
@@ -36,12 +42,16 @@ from typing import Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mlstack.config.locator import AzureLocator
 from mlstack.config.naming import NAMESPACE, stack_file
@@ -85,7 +95,7 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         "letter or digit (globally unique across Azure)",
     ),
     # Microsoft.ContainerRegistry/registries: 5-50 alphanumerics, globally unique.
-    "registry": (
+    "container_registry": (
         re.compile(r"^[a-zA-Z0-9]{5,50}$"),
         "5-50 letters and digits only (globally unique across Azure)",
     ),
@@ -97,7 +107,9 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 _REQUIRED = ("subscription_id", "resource_group", "workspace_name")
 # What creating the estate needs beyond what attaching to a workspace needs.
-_CREATE_ONLY = ("location", "storage_account", "key_vault", "registry")
+_CREATE_ONLY = ("location", "storage_account", "key_vault", "container_registry")
+LEGACY_REGISTRY_KEY = "registry"
+"""The container registry's key before ``containerRegistry`` (still read, with a notice)."""
 DEFAULT_DATASTORE = {"create": "mlstack", "attach": "workspaceblobstore"}
 _ENDPOINT = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,30})[a-zA-Z0-9]$")
 
@@ -117,6 +129,72 @@ def placeholder_problem(value: str) -> str | None:
     if value == PLACEHOLDER_GUID or _PLACEHOLDER.match(value.strip()):
         return f"still the placeholder {value!r}: replace it with your own value"
     return None
+
+
+_ML_REGISTRY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")
+
+
+class MlRegistrySettings(BaseModel):
+    """An Azure ML registry (``Microsoft.MachineLearningServices/registries``) under
+    ``mlstack:azure.mlRegistry``: where ``mlstack promote --via registry`` shares models.
+
+    One registry serves several stacks: exactly one stack declares it (``create: true``,
+    in its resource group, protected when the stack is); the others name it only. A
+    registry name is unique across Azure.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+    name: str
+    """The registry's name: 3-33 letters, digits, '-' or '_', starting with a letter or digit."""
+    create: bool = False
+    """This stack declares the registry (one stack does); else it only references it."""
+    location: str = ""
+    """Primary region (default: the stack's ``location``); ``create: true`` only."""
+    replication_locations: tuple[str, ...] = Field(default=())
+    """Further regions the registry replicates its assets to (``create: true`` only)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if problem := placeholder_problem(value):
+            raise ValueError(problem)
+        if not _ML_REGISTRY.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid Azure ML registry name: use 3-33 letters, digits, "
+                "'-' or '_', starting with a letter or digit (unique across Azure)"
+            )
+        return value
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        pattern, rule = _RULES["location"]
+        if value and not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a region: use {rule}")
+        return value
+
+    @field_validator("replication_locations")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        pattern, rule = _RULES["location"]
+        bad = [region for region in value if not pattern.fullmatch(region)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a region: use {rule}")
+        if len(set(value)) != len(value):
+            raise ValueError("a region is listed twice: list each once")
+        return value
+
+    @model_validator(mode="after")
+    def _regions_only_when_created(self) -> MlRegistrySettings:
+        if not self.create and (self.location or self.replication_locations):
+            raise ValueError(
+                "location and replicationLocations belong to the stack that creates the "
+                "registry: add `create: true` here, or remove them (this stack only uses it)"
+            )
+        return self
 
 
 class AzureSettings(BaseModel):
@@ -140,8 +218,10 @@ class AzureSettings(BaseModel):
     """Storage account behind the workspace and its datastore (globally unique)."""
     key_vault: str = ""
     """Key vault the workspace keeps its secrets in (globally unique)."""
-    registry: str = ""
-    """Container registry for environment images (globally unique)."""
+    container_registry: str = ""
+    """Azure Container Registry for environment images (globally unique); was ``registry``."""
+    ml_registry: MlRegistrySettings | None = None
+    """An Azure ML registry models are shared through (``mlstack promote --via registry``)."""
     datastore_name: str = ""
     """The blob datastore assets are stored in; default ``mlstack`` (the one ``create``
     declares) or ``workspaceblobstore`` (the workspace's own, in ``attach`` mode)."""
@@ -170,6 +250,48 @@ class AzureSettings(BaseModel):
             blob_endpoint=self.blob_endpoint,
         )  # fmt: skip
 
+    _notices: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Deprecation notices for the stack file (an old key that still works)."""
+        return self._notices
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _legacy_registry(cls, data: Any, handler: ModelWrapValidatorHandler[AzureSettings]) -> Any:
+        """``registry`` (the container registry's old key) read as ``containerRegistry``.
+
+        Runs before the create-mode defaults, so an old stack file is never told its
+        ``containerRegistry`` is missing."""
+        if not isinstance(data, Mapping) or LEGACY_REGISTRY_KEY not in data:
+            return handler(data)
+        if "containerRegistry" in data or "container_registry" in data:
+            reason = (
+                "both `registry` (the old name) and `containerRegistry` are set: they name "
+                "the same container registry; remove `registry`, keep `containerRegistry`"
+            )
+            error = InitErrorDetails(
+                type=PydanticCustomError("both_registry_keys", reason),
+                loc=(LEGACY_REGISTRY_KEY,), input=data[LEGACY_REGISTRY_KEY],
+            )  # fmt: skip
+            raise ValidationError.from_exception_data(cls.__name__, [error])
+        renamed = {("containerRegistry" if k == LEGACY_REGISTRY_KEY else k): v
+                   for k, v in data.items()}  # fmt: skip
+        try:
+            settings = handler(renamed)
+        except ValidationError as error:  # problems of the renamed key, on the key as written
+            raise ValidationError.from_exception_data(
+                cls.__name__, [_legacy_located(item) for item in error.errors()]
+            ) from None
+        settings._notices = (
+            *settings._notices,
+            "`mlstack:azure.registry` is deprecated: it names the Azure Container Registry; "
+            "rename the key to `containerRegistry` (same value, nothing is replaced). "
+            "Azure ML registries are declared under `mlRegistry`",
+        )
+        return settings
+
     @model_validator(mode="before")
     @classmethod
     def _create_keys(cls, data: Any) -> Any:
@@ -181,6 +303,16 @@ class AzureSettings(BaseModel):
             return data
         absent = [to_camel(k) for k in _CREATE_ONLY if k not in data and to_camel(k) not in data]
         return {**data, **dict.fromkeys(absent, "")}
+
+    @model_validator(mode="after")
+    def _registry_created_in_create_mode(self) -> AzureSettings:
+        if self.mode == "attach" and self.ml_registry is not None and self.ml_registry.create:
+            raise ValueError(
+                "mlRegistry.create: an attached stack declares no Azure resource, so it cannot "
+                "create the Azure ML registry: create it from a stack with `mode: create`, "
+                "or remove `create: true` to only use it"
+            )
+        return self
 
     @field_validator("blob_endpoint")
     @classmethod
@@ -256,6 +388,16 @@ class AzureSettings(BaseModel):
             return cls.model_validate(dict(raw))
         except ValidationError as error:
             raise ConfigError(list(_problems(file, error))) from None
+
+
+def _legacy_located(item: Any) -> InitErrorDetails:
+    """``item`` again, placed on ``registry`` if it was found on ``containerRegistry``."""
+    loc = tuple(item["loc"])
+    if loc[:1] == ("containerRegistry",):
+        loc = (LEGACY_REGISTRY_KEY, *loc[1:])
+    return InitErrorDetails(
+        type=PydanticCustomError(item["type"], item["msg"]), loc=loc, input=item.get("input")
+    )
 
 
 def _problems(file: str, error: ValidationError) -> list[Problem]:

@@ -16,8 +16,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -41,6 +44,7 @@ __all__ = [
     "Promotions",
     "StackConfig",
     "load_stack_config",
+    "registry_model_uri",
     "stack_file",
     "stack_values",
 ]
@@ -58,6 +62,31 @@ class Promotion(BaseModel):
     source: str = Field(alias="from")
     version: str = Field(pattern=r"^[1-9][0-9]*$")
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    via: Literal["workspace", "registry"] = "workspace"
+    """``workspace`` (a pin without ``via``): the target's ``pulumi up`` copies the version
+    into its own workspace. ``registry``: the version was shared into the Azure ML registry
+    ``registry`` and the target's deployments serve it from there, with no copy."""
+    registry: str = ""
+    """The Azure ML registry holding the version (``via: registry`` only)."""
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A workspace pin is written as before ``via`` existed: ``from``, version, digest."""
+        data: dict[str, Any] = handler(self)
+        if self.via == "workspace":
+            data.pop("via", None)
+            data.pop("registry", None)
+        return data
+
+    @model_validator(mode="after")
+    def _registry_named(self) -> Promotion:
+        if self.via == "registry" and not self.registry:
+            raise ValueError("`via: registry` needs `registry: <Azure ML registry name>`: run "
+                             "`mlstack promote ... --via registry` to set it")  # fmt: skip
+        if self.via == "workspace" and self.registry:
+            raise ValueError("`registry` is only read with `via: registry`: remove it, or add "
+                             "`via: registry`")  # fmt: skip
+        return self
 
     @field_validator("source")
     @classmethod
@@ -66,6 +95,11 @@ class Promotion(BaseModel):
         if problem:
             raise ValueError(problem)
         return value
+
+
+def registry_model_uri(registry: str, name: str, version: str) -> str:
+    """A model version in an Azure ML registry, as a deployment references it."""
+    return f"azureml://registries/{registry}/models/{name}/versions/{version}"
 
 
 class Promotions(BaseModel):
@@ -128,9 +162,49 @@ class StackConfig(BaseModel):
             raise ValueError(
                 "the azure target needs `mlstack:azure` (subscriptionId, resourceGroup, "
                 "workspaceName, and to create the estate location, storageAccount, keyVault, "
-                "registry): see stacks/Pulumi.dev.yaml"
+                "containerRegistry): see stacks/Pulumi.dev.yaml"
             )
         return self
+
+    @field_validator("promotions")
+    @classmethod
+    def _registry_pins_name_the_registry(
+        cls, value: Promotions, info: ValidationInfo
+    ) -> Promotions:
+        """A ``via: registry`` pin is served from this stack's ``mlRegistry`` (checked after
+        ``target`` and ``azure``, which are declared first)."""
+        if any(p.via == "registry" for p in value.data.values()):
+            raise ValueError(
+                "data is promoted workspace to workspace only: remove `via: registry` from "
+                "mlstack:promotions.data"
+            )
+        pinned = {p.registry for p in value.models.values() if p.via == "registry"}
+        if not pinned:
+            return value
+        azure = info.data.get("azure")
+        if info.data.get("target") != "azure" or not isinstance(azure, AzureSettings):
+            raise ValueError(
+                "a `via: registry` pin needs an azure stack (a local stack has no Azure ML "
+                "registry): promote without --via registry"
+            )
+        declared = azure.ml_registry.name if azure.ml_registry else None
+        if pinned != {declared}:
+            raise ValueError(
+                f"the pins name the Azure ML registry {', '.join(sorted(pinned))} but "
+                f"`mlstack:azure.mlRegistry` names {declared or 'none'}: declare the registry "
+                "(`mlRegistry: {name: ...}`), or promote again with --via registry"
+            )
+        return value
+
+    @property
+    def registry_models(self) -> dict[str, str]:
+        """Models pinned ``via: registry``, as deployments name them:
+        ``azureml://registries/<registry>/models/<name>/versions/<version>``."""
+        return {
+            name: registry_model_uri(p.registry, name, p.version)
+            for name, p in sorted(self.promotions.models.items())
+            if p.via == "registry"
+        }
 
     @property
     def datastore_container(self) -> str:

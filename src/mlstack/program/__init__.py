@@ -11,7 +11,7 @@ workspace (:mod:`.azure`) — and so do endpoints.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.runtime.config import CONFIG
@@ -21,6 +21,9 @@ from mlstack.errors import MlstackError
 from mlstack.program.assets import Opener, load_specs, plan, planning_workspace
 from mlstack.project import Project
 from mlstack.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from mlstack.program.azure import RegistryReader
 
 __all__ = ["build", "main"]
 
@@ -36,17 +39,21 @@ def _namespace_values() -> dict[str, Any]:
     return values
 
 
-def build(config: StackConfig, project: Project, opener: Opener = open_workspace) -> None:
+def build(
+    config: StackConfig, project: Project, opener: Opener = open_workspace,
+    registry: RegistryReader | None = None,
+) -> None:  # fmt: skip
     """Declare the stack's resources and outputs; all input is validated first.
 
-    ``opener`` opens the stack's workspace for planning (tests pass their own).
+    ``opener`` opens the stack's workspace for planning, ``registry`` reads an Azure ML
+    registry's digests for ``via: registry`` pins (tests pass their own).
     """
     specs = load_specs(config, project)
     planned = plan(config, project, specs, planning_workspace(config, project, opener))
     if config.target == "azure":
         from mlstack.program.azure import build_azure  # noqa: PLC0415 - azure-native is slow
 
-        build_azure(config, project, specs, planned)
+        build_azure(config, project, specs, planned, registry)
     else:
         from mlstack.program.local import build_local  # noqa: PLC0415
 

@@ -5,6 +5,7 @@ route     which source serves a pair of stacks (local, azure), and why others ar
 source    PromotionSource, one per kind of source, and the checks every source passes
           (not archived, gates met, content is its digest)
 pin       the ``mlstack:promotions`` entry, written round-trip into the stack file
+registry  ``--via registry``: the version shared into the target's Azure ML registry
 """
 
 from mlstack.promotion.promote import PromotionResult, promote

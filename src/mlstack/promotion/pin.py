@@ -125,6 +125,22 @@ def _set(document: Any, section: str, name: str, promotion: Promotion, shown: st
         return
     for key, value in values.items():
         parent[key] = value
+    for key in [k for k in parent if k not in values]:  # e.g. `via` of an earlier route
+        _drop(parent, key)
+
+
+def _drop(mapping: CommentedMap, key: str) -> None:
+    """``del mapping[key]``, keeping the comment lines ruamel hung on it (the lines that
+    followed its value): they move to the key before it."""
+    token = mapping.ca.items.pop(key, [None, None, None, None])[2]
+    keys = list(mapping)
+    del mapping[key]
+    before = keys[keys.index(key) - 1] if keys.index(key) > 0 else None
+    if token is None or before is None or "\n" not in token.value:
+        return
+    slot = mapping.ca.items.setdefault(before, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = token
 
 
 def _append(mapping: CommentedMap, key: str, value: CommentedMap) -> None:
@@ -217,7 +233,7 @@ def _check(
     config[KEY] = block
     entries = block.get(section) or {}
     block[section] = entries
-    entries[name] = {**(entries.get(name) or {}), **promotion.model_dump(by_alias=True)}
+    entries[name] = promotion.model_dump(by_alias=True)
     if yaml.safe_load(after) != expected:  # a bug here, never the user's: write nothing
         raise _problem(shown, KEY, "the YAML editor's result does not read back as the pin "
                        "alone: nothing was written; please report this")  # fmt: skip

@@ -9,15 +9,19 @@ Both routes read the source version through the workspace protocol
 the content server-side, within one storage account or across two with a short-lived SAS
 (:func:`mlstack.workspace.register_copy`). The Azure ML registry route (``--via registry``)
 is another :class:`~mlstack.promotion.source.PromotionSource`, returned from here.
+
+``--via registry`` (azure → azure) is :func:`registry_source_for`: the version is shared
+into the target's Azure ML registry (:mod:`mlstack.promotion.registry`).
 """
 
 from __future__ import annotations
 
 from mlstack.errors import PromotionError
+from mlstack.promotion.registry import RegistrySource, registry_of
 from mlstack.promotion.source import PromotionSource, WorkspaceSource
 from mlstack.stack import Stack
 
-__all__ = ["source_for"]
+__all__ = ["registry_source_for", "source_for"]
 
 
 def source_for(source: Stack, target: Stack) -> PromotionSource:
@@ -36,3 +40,8 @@ def source_for(source: Stack, target: Stack) -> PromotionSource:
             "local stacks, or into an azure stack",
         )  # fmt: skip
     return WorkspaceSource(source, target.name)
+
+
+def registry_source_for(source: Stack, target: Stack) -> RegistrySource:
+    """``--via registry``: an azure source shared into the target's Azure ML registry."""
+    return RegistrySource(source, target, registry_of(source, target))

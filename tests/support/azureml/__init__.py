@@ -62,9 +62,10 @@ look-up and connection to a non-loopback host while MLClient, the credential and
 work.
 
 Not emulated: azure-ai-ml's own uploader (it builds ``https://<account>.blob.<suffix>``
-itself; mlstack uploads through ``blob_url`` instead), registries, jobs, computes,
-endpoints, workspace creation through ARM, SAS or identity-based datastores, RBAC, ETags,
-token expiry.
+itself; mlstack uploads through ``blob_url`` instead), registries beyond discovery, model
+versions and import (``registries.py``: no registry content, data or environments), jobs,
+computes, endpoints, workspace creation through ARM, SAS or identity-based datastores,
+RBAC, ETags, token expiry.
 """
 
 from tests.support.azureml.server import AzureMLService, WorkspaceRef

@@ -32,6 +32,13 @@ from tests.support.azureml.errors import ServiceError
 TENANT = "72f988bf-0000-4000-8000-00000000cafe"
 USER = "loopback-user@example.test"
 LIFETIME = 24 * 3600
+SHARE_AUDIENCES = ("https://ml.azure.com", "https://management.azure.com")
+"""Inside ``models.share`` azure-ai-ml builds its registry clients without the cloud's
+settings (``_set_registry_client`` → ``get_registry_client(credential, name)``), so it asks
+for the public cloud's audiences whatever the cloud: Azure ML's data plane (registry
+discovery) and ARM (the registry's data plane). The stand-in ``az`` answers them with the
+service's one token, as Entra ID would issue one for each; the requests still go to the
+discovered (loopback) URLs."""
 
 
 def _b64(data: bytes) -> str:
@@ -68,7 +75,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$resource" in
-  '{resource}'|'{resource}/') ;;
+  '{resource}'|'{resource}/'|{share_audiences}) ;;
   *)
     echo "ERROR: AADSTS500011: The resource principal named $resource was not found" \
       "in the tenant named {tenant}." >&2
@@ -112,6 +119,7 @@ class Authority:
         payload = json.dumps(self.cli_output(), indent=2)
         script.write_text(
             _AZ_SCRIPT.replace("{resource}", self.resource)
+            .replace("{share_audiences}", "|".join(f"'{a}'|'{a}/'" for a in SHARE_AUDIENCES))
             .replace("{tenant}", TENANT)
             .replace("{payload}", payload)
         )

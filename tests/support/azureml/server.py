@@ -35,6 +35,7 @@ from tests.support.azureml.assets import BY_LABEL
 from tests.support.azureml.auth import Authority
 from tests.support.azureml.cloud import CLOUD_NAME, Tls, metadata_url
 from tests.support.azureml.errors import ServiceError, user_error
+from tests.support.azureml.registries import Registries
 from tests.support.azureml.routes import Reply, Request, Router
 from tests.support.azureml.store import Store, workspace_id
 
@@ -172,6 +173,7 @@ class AzureMLService:
         self.authority = Authority.create(self.url)
         self.cli = self.authority.write_cli(self._home / "bin")
         self._router = Router(self.store, self.authority, self.url, self.page_size)
+        self.registries = Registries(self.store, self.authority, self.url)  # registries.py
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
             name="azureml-loopback", daemon=True,
@@ -202,7 +204,7 @@ class AzureMLService:
             self._log.append(request)
         try:
             with self.store.lock:
-                return self._router.handle(request)
+                return self.registries.handle(request) or self._router.handle(request)
         except Exception as error:  # a bug of ours: say so, in the service's own error shape
             with self._log_lock:
                 self.failures.append(traceback.format_exc())
@@ -224,6 +226,8 @@ class AzureMLService:
         no_proxy = ",".join(dict.fromkeys([LOOPBACK, "localhost", *kept]))
         return {
             "ARM_CLOUD_METADATA_URL": metadata_url(self.url),
+            # a custom cloud's registry discovery endpoint (azure-ai-ml reads it at load)
+            "REGISTRY_DISCOVERY_ENDPOINT_URL": f"{self.url}/",
             "AZUREML_CURRENT_CLOUD": CLOUD_NAME,
             "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential",
             "PATH": f"{self.cli.parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",

@@ -48,7 +48,7 @@ GOOD = {
     "workspaceName": "mlstack-dev",
     "storageAccount": "mlstackdev01",
     "keyVault": "mlstack-dev-kv",
-    "registry": "mlstackdev01",
+    "containerRegistry": "mlstackdev01",
 }
 PROD = {**GOOD, "workspaceName": "mlstack-prod", "resourceGroup": "mlstack-prod",
         "publicNetworkAccess": "Disabled", "protect": True}  # fmt: skip
@@ -317,3 +317,55 @@ def test_prod_protects_workspace_storage_and_vault_and_is_private(prod: Declared
     assert prod.one(f"{ML}OnlineEndpoint").inputs["properties"]["publicNetworkAccess"] == "Disabled"
     assert prod.one("azure-native:keyvault:Vault").inputs["properties"]["enablePurgeProtection"]
     assert prod.one(f"{ML}Workspace").inputs["workspaceName"] == "mlstack-prod"
+
+
+# -- the container registry's key, and the Azure ML registry ----------------------------------
+
+
+def test_the_old_registry_key_declares_the_identical_container_registry(project: Project) -> None:
+    """Renaming `registry` to `containerRegistry` in a stack file replaces nothing."""
+    legacy = {**{k: v for k, v in GOOD.items() if k != "containerRegistry"},
+              "registry": GOOD["containerRegistry"]}  # fmt: skip
+    old = declare(project, "dev", legacy).one("azure-native:containerregistry:Registry")
+    new = declare(project, "dev", GOOD).one("azure-native:containerregistry:Registry")
+    assert (old.name, old.type, old.raw, old.protect) == (new.name, new.type, new.raw, new.protect)
+    assert old.name == "platform-registry" and old.inputs["registryName"] == "mlstackdev01"
+
+
+SHARED = {"name": "mlstack-shared", "create": True, "replicationLocations": ["northeurope"]}
+
+
+def test_the_stack_that_creates_the_ml_registry_declares_and_protects_it(
+    project: Project,
+) -> None:
+    declared = declare(project, "prod", {**PROD, "mlRegistry": SHARED})
+    registry = declared.one(f"{ML}Registry")
+    assert registry.name == "platform-ml-registry" and registry.protect
+    inputs = registry.inputs
+    assert (inputs["registryName"], inputs["resourceGroupName"]) == ("mlstack-shared",
+                                                                     "mlstack-prod")  # fmt: skip
+    assert (inputs["location"], inputs["publicNetworkAccess"]) == ("westeurope", "Disabled")
+    assert inputs["identity"] == {"type": "SystemAssigned"}
+    assert [r["location"] for r in inputs["regionDetails"]] == ["westeurope", "northeurope"]
+    for region in inputs["regionDetails"]:
+        assert region["acrDetails"] == [{"systemCreatedAcrAccount": {"acrAccountSku": "Premium"}}]
+        storage = region["storageAccountDetails"][0]["systemCreatedStorageAccount"]
+        assert storage["allowBlobPublicAccess"] is False
+    assert inputs["tags"] == {"mlstack-stack": "prod", "env": "prod"}
+    # still exactly one container registry, the workspace's
+    assert declared.one("azure-native:containerregistry:Registry").inputs["registryName"] == (
+        "mlstackdev01"
+    )
+
+
+def test_an_unprotected_stack_leaves_its_ml_registry_unprotected(project: Project) -> None:
+    block = {**SHARED, "location": "swedencentral", "replicationLocations": []}
+    registry = declare(project, "dev", {**GOOD, "mlRegistry": block}).one(f"{ML}Registry")
+    assert not registry.protect
+    assert registry.inputs["location"] == "swedencentral"
+    assert [r["location"] for r in registry.inputs["regionDetails"]] == ["swedencentral"]
+
+
+def test_a_stack_that_only_names_the_ml_registry_declares_none(project: Project) -> None:
+    declared = declare(project, "dev", {**GOOD, "mlRegistry": {"name": "mlstack-shared"}})
+    assert declared.of(f"{ML}Registry") == []

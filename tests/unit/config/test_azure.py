@@ -20,7 +20,7 @@ GOOD: dict[str, Any] = {
     "workspaceName": "mlstack-dev",
     "storageAccount": "mlstackdev01",
     "keyVault": "mlstack-dev-kv",
-    "registry": "mlstackdev01",
+    "containerRegistry": "mlstackdev01",
 }
 
 
@@ -50,7 +50,7 @@ ATTACH = {k: GOOD[k] for k in ("subscriptionId", "resourceGroup", "workspaceName
 def test_attach_mode_needs_only_the_workspace_coordinates() -> None:
     s = AzureSettings.from_config("dev", {"azure": {**ATTACH, "mode": "attach"}})
     assert s.mode == "attach"
-    assert (s.location, s.storage_account, s.key_vault, s.registry) == ("", "", "", "")
+    assert (s.location, s.storage_account, s.key_vault, s.container_registry) == ("", "", "", "")
     assert s.datastore == "workspaceblobstore"  # the workspace's own datastore
     assert s.locator.model_dump() == {
         "target": "azure", "subscription_id": GOOD["subscriptionId"],
@@ -76,8 +76,8 @@ def test_a_blob_endpoint_must_be_a_url() -> None:
 
 def test_create_mode_names_each_missing_key_and_the_attach_alternative() -> None:
     found = problems({"azure": ATTACH})
-    assert set(found) == {f"mlstack:azure.{k}" for k in
-                          ("location", "storageAccount", "keyVault", "registry")}  # fmt: skip
+    create_only = ("location", "storageAccount", "keyVault", "containerRegistry")
+    assert set(found) == {f"mlstack:azure.{k}" for k in create_only}
     for key, reason in found.items():
         assert reason.startswith(f"missing: add `{key.rsplit('.', 1)[1]}:` under `mlstack:azure`")
         assert "`mode: attach`" in reason
@@ -103,8 +103,8 @@ def test_create_mode_is_checked_when_built_in_code_too() -> None:
         ("workspaceName", "ws"),
         ("workspaceName", "w" * 34),
         ("workspaceName", "-ws"),
-        ("registry", "acr1"),
-        ("registry", "my-registry"),
+        ("containerRegistry", "acr1"),
+        ("containerRegistry", "my-registry"),
         ("resourceGroup", "rg."),
         ("resourceGroup", "r" * 91),
         ("location", "West Europe"),
@@ -125,26 +125,27 @@ def test_names_breaking_azure_rules_are_rejected(key: str, value: str) -> None:
         ("keyVault", "kv1"),
         ("keyVault", "k" + "-a" * 11 + "b"),
         ("workspaceName", "w" * 33),
-        ("registry", "a" * 50),
+        ("containerRegistry", "a" * 50),
         ("resourceGroup", "r" * 90),
         ("resourceGroup", "rg_(test).x"),
     ],
 )
 def test_names_at_the_limits_are_accepted(key: str, value: str) -> None:
     assert getattr(settings(**{key: value}), {"storageAccount": "storage_account",
-        "keyVault": "key_vault", "workspaceName": "workspace_name", "registry": "registry",
-        "resourceGroup": "resource_group"}[key]) == value  # fmt: skip
+        "keyVault": "key_vault", "workspaceName": "workspace_name",
+        "containerRegistry": "container_registry", "resourceGroup": "resource_group",
+    }[key]) == value  # fmt: skip
 
 
 def test_every_problem_is_reported_together_with_file_and_key() -> None:
-    raw = {**GOOD, "storageAccount": "Bad_Name", "registry": "x", "extra": 1}
+    raw = {**GOOD, "storageAccount": "Bad_Name", "containerRegistry": "x", "extra": 1}
     del raw["location"]
     with pytest.raises(ConfigError) as caught:
         AzureSettings.from_config("prod", {"azure": raw})
     by_field = {p.field: p for p in caught.value.problems}
     assert set(by_field) == {
         "mlstack:azure.storageAccount",
-        "mlstack:azure.registry",
+        "mlstack:azure.containerRegistry",
         "mlstack:azure.extra",
         "mlstack:azure.location",
     }
@@ -181,7 +182,7 @@ def test_shipped_stacks_list_every_placeholder(stack: str) -> None:
         "mlstack:azure.subscriptionId",
         "mlstack:azure.storageAccount",
         "mlstack:azure.keyVault",
-        "mlstack:azure.registry",
+        "mlstack:azure.containerRegistry",
     }
     assert all("still the placeholder" in reason for reason in found.values())
 
@@ -190,7 +191,8 @@ def test_shipped_stacks_list_every_placeholder(stack: str) -> None:
 def test_shipped_stacks_validate_once_filled_in(stack: str) -> None:
     config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
     raw = dict(config["mlstack:azure"])
-    raw.update({k: GOOD[k] for k in ("subscriptionId", "storageAccount", "keyVault", "registry")})
+    filled = ("subscriptionId", "storageAccount", "keyVault", "containerRegistry")
+    raw.update({k: GOOD[k] for k in filled})
     s = AzureSettings.from_config(stack, {"azure": raw})
     prod = stack == "prod"
     assert s.protect is prod
@@ -210,9 +212,83 @@ def test_a_stack_file_reports_missing_create_keys_with_the_bad_names() -> None:
     """The program and the CLI validate the settings inside the stack's config: there too
     a missing create-mode key is reported on its key, beside every other problem."""
     with pytest.raises(ConfigError) as caught:
-        load_stack_config("dev", {"target": "azure", "azure": {**ATTACH, "registry": "x"}})
+        load_stack_config("dev", {"target": "azure", "azure": {**ATTACH, "containerRegistry": "x"}})
     found = {p.field: p.reason for p in caught.value.problems}
-    assert set(found) == {f"mlstack:azure.{k}" for k in
-                          ("location", "storageAccount", "keyVault", "registry")}  # fmt: skip
-    assert "not a valid name" in found["mlstack:azure.registry"]
+    create_only = ("location", "storageAccount", "keyVault", "containerRegistry")
+    assert set(found) == {f"mlstack:azure.{k}" for k in create_only}
+    assert "not a valid name" in found["mlstack:azure.containerRegistry"]
     assert "`mode: attach`" in found["mlstack:azure.location"]
+
+
+# -- the container registry's old key -------------------------------------------------------
+
+LEGACY = {**{k: v for k, v in GOOD.items() if k != "containerRegistry"}, "registry": "mlstackdev01"}
+
+
+def test_the_old_registry_key_still_names_the_container_registry_with_a_notice() -> None:
+    old = AzureSettings.from_config("dev", {"azure": LEGACY})
+    assert old.container_registry == "mlstackdev01"
+    assert old.model_dump() == settings().model_dump()  # the same settings as the new key
+    (notice,) = old.notices
+    assert "`mlstack:azure.registry` is deprecated" in notice
+    assert "rename the key to `containerRegistry`" in notice
+    assert settings().notices == ()
+
+
+def test_both_registry_keys_at_once_is_an_error_naming_the_file_and_key() -> None:
+    found = problems({"azure": {**LEGACY, "containerRegistry": "mlstackdev02"}}, "prod")
+    assert list(found) == ["mlstack:azure.registry"]
+    assert "keep `containerRegistry`" in found["mlstack:azure.registry"]
+    with pytest.raises(ConfigError) as caught:
+        AzureSettings.from_config("prod", {"azure": {**LEGACY, "containerRegistry": "x"}})
+    assert caught.value.problems[0].file == "stacks/Pulumi.prod.yaml"
+
+
+def test_a_bad_value_under_the_old_key_is_reported_on_that_key() -> None:
+    found = problems({"azure": {**LEGACY, "registry": "my-registry", "keyVault": "1vault"}})
+    assert set(found) == {"mlstack:azure.registry", "mlstack:azure.keyVault"}
+    assert "'my-registry' is not a valid name" in found["mlstack:azure.registry"]
+
+
+# -- the Azure ML registry ------------------------------------------------------------------
+
+
+def test_an_ml_registry_block_is_its_own_key_with_defaults() -> None:
+    block = {"name": "mlstack-shared", "create": True, "location": "westeurope",
+             "replicationLocations": ["northeurope", "swedencentral"]}  # fmt: skip
+    s = settings(mlRegistry=block)
+    assert s.ml_registry is not None and s.container_registry == "mlstackdev01"
+    assert (s.ml_registry.name, s.ml_registry.create) == ("mlstack-shared", True)
+    assert s.ml_registry.replication_locations == ("northeurope", "swedencentral")
+    used = settings(mlRegistry={"name": "mlstack-shared"}).ml_registry
+    assert used is not None and (used.create, used.location) == (False, "")
+    assert settings().ml_registry is None
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("abc", True), ("a" * 33, True), ("1reg_ist-ry", True), ("ab", False),
+     ("a" * 34, False), ("-reg", False), ("_reg", False), ("reg.istry", False),
+     ("reg istry", False)],
+)  # fmt: skip
+def test_ml_registry_names_follow_azure_rules(name: str, valid: bool) -> None:
+    if valid:
+        assert settings(mlRegistry={"name": name}).ml_registry is not None
+        return
+    found = problems({"azure": {**GOOD, "mlRegistry": {"name": name}}})
+    assert list(found) == ["mlstack:azure.mlRegistry.name"]
+    assert "3-33 letters, digits, '-' or '_'" in found["mlstack:azure.mlRegistry.name"]
+
+
+def test_ml_registry_problems_are_listed_together() -> None:
+    block = {"name": "<unique-ml-registry>", "replicationLocations": ["North Europe"], "sku": 1}
+    found = problems({"azure": {**GOOD, "mlRegistry": block}})
+    assert set(found) == {"mlstack:azure.mlRegistry.name",
+                          "mlstack:azure.mlRegistry.replicationLocations",
+                          "mlstack:azure.mlRegistry.sku"}  # fmt: skip
+    assert "still the placeholder" in found["mlstack:azure.mlRegistry.name"]
+
+
+def test_regions_belong_to_the_stack_that_creates_the_registry() -> None:
+    found = problems({"azure": {**GOOD, "mlRegistry": {"name": "shared", "location": "eastus"}}})
+    assert "add `create: true`" in found["mlstack:azure.mlRegistry"]

@@ -28,7 +28,7 @@ FILLED = {
     "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
     "storageAccount": "mlstackstore01",
     "keyVault": "mlstack-kv-01",
-    "registry": "mlstackacr01",
+    "containerRegistry": "mlstackacr01",
 }
 
 pytestmark = pytest.mark.usefixtures("event_loop_for_pulumi")
@@ -53,7 +53,7 @@ def shipped(stack: str, **changes: Any) -> dict[str, Any]:
 
 
 def declared(project: Project, monkeypatch: pytest.MonkeyPatch, stack: str,
-             values: dict[str, Any]) -> list[Resource]:  # fmt: skip
+             values: dict[str, Any], registry: Any = None) -> list[Resource]:  # fmt: skip
     """What the program registers for ``values``, as the pack's Resource views."""
     monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
     mocks = Recorder()
@@ -64,7 +64,7 @@ def declared(project: Project, monkeypatch: pytest.MonkeyPatch, stack: str,
 
     @pulumi.runtime.test  # type: ignore[misc]
     def run() -> None:
-        build(config, project, opener=Absent)  # type: ignore[arg-type]
+        build(config, project, opener=Absent, registry=registry)  # type: ignore[arg-type]
 
     run()
     return [
@@ -141,3 +141,25 @@ def test_dev_with_a_larger_cluster_than_it_allows_fails_the_compute_limit(
     values = shipped("dev", policySettings={"maxComputeNodes": 2})
     found = violations(declared(project, monkeypatch, "dev", values), values, "dev")
     assert found == {("compute-max-nodes", "platform-compute-cpu-cluster")}
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_prod_serving_from_the_registry_it_creates_passes_and_protects_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped prod with its commented mlRegistry block enabled and a registry pin."""
+    registry = {"name": "mlstack-shared", "create": True, "replicationLocations": ["northeurope"]}
+    pin = {"from": "dev", "version": "3", "digest": DIGEST, "via": "registry",
+           "registry": "mlstack-shared"}  # fmt: skip
+    values = shipped("prod", promotions={"models": {"digits-cnn": pin}})
+    values["azure"] = {**values["azure"], "mlRegistry": registry}
+    resources = declared(project, monkeypatch, "prod", values, registry=lambda *_: DIGEST)
+    kinds = {r.kind for r in resources}
+    assert {"Registry", "OnlineDeployment"} <= kinds  # ACR and the ML registry; served
+    assert violations(resources, values, "prod") == {("storage-no-shared-key", "platform-storage")}
+    unprotected = {**values, "azure": {**values["azure"], "protect": False}}
+    found = violations(declared(project, monkeypatch, "prod", unprotected,
+                                registry=lambda *_: DIGEST), unprotected, "prod")  # fmt: skip
+    assert ("protect-stateful", "platform-ml-registry") in found

@@ -18,6 +18,7 @@ import pulumi
 import pytest
 
 from mlstack.config.stack import load_stack_config
+from mlstack.errors import ConfigError
 from mlstack.program import build
 from mlstack.project import HOME_ENV, Project
 from tests.support.pulumi_mocks import (
@@ -38,7 +39,7 @@ CREATE = {
     "workspaceName": "mlstack-dev",
     "storageAccount": "mlstackdev01",
     "keyVault": "mlstack-dev-kv",
-    "registry": "mlstackdev01",
+    "containerRegistry": "mlstackdev01",
 }
 ATTACH = {
     "mode": "attach",
@@ -63,18 +64,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 def declare(
     project: Project, monkeypatch: pytest.MonkeyPatch, stack: str, azure: dict[str, Any],
-    *, versions: dict[str, str] | None = None,
+    *, versions: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+    registry: Any = None,
 ) -> Declared:  # fmt: skip
     monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
     mocks = Recorder(versions=versions or {})
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack=stack, preview=False,
                              monitor=monitor)  # fmt: skip
-    config = load_stack_config(stack, {"target": "azure", "tags": {"env": stack}, "azure": azure})
+    values = {"target": "azure", "tags": {"env": stack}, "azure": azure, **(extra or {})}
+    config = load_stack_config(stack, values)
 
     @pulumi.runtime.test  # type: ignore[misc]
     def run() -> None:
-        build(config, project, opener=Absent)  # type: ignore[arg-type]
+        build(config, project, opener=Absent, registry=registry)  # type: ignore[arg-type]
 
     run()
     return Declared(monitor.registered, mocks.calls)
@@ -169,3 +172,109 @@ def test_attach_mode_without_endpoints_declares_no_azure_native_resource(
     assert [r.type for r in declared.resources if r.type.startswith("azure-native:")] == []
     assert declared.calls == []
     assert {r.type for r in declared.resources} == {*ASSET_TYPES}
+
+
+DIGEST = "sha256:" + "ab" * 32
+SHARED = {"name": "mlstack-shared"}
+
+
+def _through_registry(version: str) -> dict[str, Any]:
+    """prod's config after `mlstack promote digits-cnn --from dev --to prod --via registry`."""
+    pin = {"from": "dev", "version": version, "digest": DIGEST, "via": "registry",
+           "registry": "mlstack-shared"}  # fmt: skip
+    return {"modelSource": "promotion", "promotions": {"models": {"digits-cnn": pin}}}
+
+
+def test_a_model_promoted_through_the_registry_is_served_from_it_with_no_copy(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
+    read: list[tuple[str, str, str]] = []
+    declared = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"),
+                       registry=lambda *key: read.append(key) or DIGEST)  # fmt: skip
+    assert read == [("mlstack-shared", "digits-cnn", "3")]  # the pin is re-checked first
+    deployment = declared.one(f"{ML}OnlineDeployment").inputs
+    assert deployment["properties"]["model"] == (
+        "azureml://registries/mlstack-shared/models/digits-cnn/versions/3"
+    )
+    ws = "/mock/MLWorkspace/platform-workspace"  # the environment is still the workspace's
+    assert deployment["properties"]["environmentId"].startswith(f"{ws}/environments/digits-env/")
+    names = {r.name for r in declared.resources}
+    assert "model-digits-cnn" not in names  # neither a PromotedModel nor a ModelVersion
+    assert not [r for r in declared.resources if r.type.endswith(("PromotedModel", "ModelVersion"))]
+    assert declared.of(f"{ML}Registry") == []  # prod only names the registry here
+    assert declared.of(f"{ML}ModelVersion") == []
+
+
+def test_promoting_another_version_through_the_registry_changes_only_the_reference(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
+    before = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"),
+                     registry=HOLDS)  # fmt: skip
+    after = declare(project, monkeypatch, "prod", prod, extra=_through_registry("4"),
+                    registry=HOLDS)  # fmt: skip
+    old, new = before.one(f"{ML}OnlineDeployment"), after.one(f"{ML}OnlineDeployment")
+    assert new.inputs["properties"]["model"].endswith("/models/digits-cnn/versions/4")
+    changed = {k for k in old.inputs["properties"]
+               if old.inputs["properties"][k] != new.inputs["properties"].get(k)}  # fmt: skip
+    assert changed == {"model"}
+
+
+def HOLDS(registry: str, name: str, version: str) -> str:  # noqa: N802 - a constant reader
+    """A registry that holds every pinned version with the pinned digest."""
+    return DIGEST
+
+
+@pytest.mark.parametrize(
+    ("held", "reason"),
+    [("sha256:" + "cd" * 32, "digest mismatch: the Azure ML registry 'mlstack-shared' holds "
+      "digits-cnn:3 with digest sha256:cdcd"),
+     (None, "model digits-cnn:3 is not in the Azure ML registry 'mlstack-shared': share it "
+      "with `mlstack promote digits-cnn --from dev --to prod --via registry`")],
+)  # fmt: skip
+def test_a_registry_pin_the_registry_does_not_hold_fails_the_preview(
+    project: Project, monkeypatch: pytest.MonkeyPatch, held: str | None, reason: str
+) -> None:
+    prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
+    monitor: list[Any] = []
+
+    def reader(registry: str, name: str, version: str) -> str | None:
+        return held
+
+    with pytest.raises(ConfigError) as caught:
+        monitor.append(declare(project, monkeypatch, "prod", prod,
+                               extra=_through_registry("3"), registry=reader))  # fmt: skip
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("stacks/Pulumi.prod.yaml",
+                                             "mlstack:promotions.models.digits-cnn")  # fmt: skip
+    assert problem.reason.startswith(reason)
+    assert monitor == []
+
+
+def test_a_registry_pin_needs_the_stack_to_name_that_registry() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("prod", {"target": "azure", "azure": CREATE,
+                                   **_through_registry("3")})  # fmt: skip
+    (problem,) = caught.value.problems
+    assert "mlstack:azure.mlRegistry" in problem.reason and "mlstack-shared" in problem.reason
+    with pytest.raises(ConfigError, match="local stack has no Azure ML registry"):
+        load_stack_config("local-prod", _through_registry("3"))
+
+
+def test_the_old_registry_key_is_reported_as_a_warning_by_the_program(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warned.append(message))
+    legacy = {**{k: v for k, v in CREATE.items() if k != "containerRegistry"},
+              "registry": CREATE["containerRegistry"]}  # fmt: skip
+    declared = declare(project, monkeypatch, "dev", legacy)
+    assert declared.one("azure-native:containerregistry:Registry").inputs["registryName"] == (
+        "mlstackdev01"
+    )
+    assert [w for w in warned if "containerRegistry" in w] == [
+        "stacks/Pulumi.dev.yaml: `mlstack:azure.registry` is deprecated: it names the Azure "
+        "Container Registry; rename the key to `containerRegistry` (same value, nothing is "
+        "replaced). Azure ML registries are declared under `mlRegistry`"
+    ]

@@ -223,3 +223,30 @@ def test_a_block_that_is_not_a_mapping_is_refused_with_its_field() -> None:
     assert "must be a mapping" in problem.reason
     with pytest.raises(ConfigError, match="not YAML"):
         pin("config: [unclosed\n", "model", "m", promotion(), SHOWN)
+
+
+def _through_registry(version: str = "3") -> Promotion:
+    return Promotion.model_validate({"from": "dev", "version": version, "digest": NEW,
+                                     "via": "registry", "registry": "mlstack-shared"})  # fmt: skip
+
+
+def test_a_registry_pin_adds_via_and_registry_and_a_workspace_pin_drops_them() -> None:
+    text = (REPO / "stacks" / "Pulumi.prod.yaml").read_text()
+    shared = pin(text, "model", "digits-cnn", _through_registry(), SHOWN)
+    assert changes(text, shared)[1][-3:] == [
+        f"        digest: {NEW}", "        via: registry", "        registry: mlstack-shared",
+    ]  # fmt: skip
+    copied = pin(shared, "model", "digits-cnn", promotion(source="dev"), SHOWN)
+    removed, added = changes(shared, copied)
+    assert (removed, added) == (["        via: registry", "        registry: mlstack-shared"], [])
+    entry = yaml.safe_load(copied)["config"]["mlstack:promotions"]["models"]["digits-cnn"]
+    assert entry == {"from": "dev", "version": "3", "digest": NEW}  # a workspace pin again
+
+
+def test_a_registry_pin_must_name_its_registry_and_only_with_via_registry() -> None:
+    with pytest.raises(ValueError, match="`via: registry` needs `registry:"):
+        Promotion.model_validate({"from": "dev", "version": "3", "digest": NEW,
+                                  "via": "registry"})  # fmt: skip
+    with pytest.raises(ValueError, match="only read with `via: registry`"):
+        Promotion.model_validate({"from": "dev", "version": "3", "digest": NEW,
+                                  "registry": "mlstack-shared"})  # fmt: skip

@@ -157,7 +157,7 @@ class Credential:
 SETTINGS = AzureSettings(
     subscription_id="11111111-2222-3333-4444-555555555555", resource_group="mlstack-test",
     location="westeurope", workspace_name="mlstack-test", storage_account="devstoreaccount1",
-    key_vault="kv-mlstack-test", registry="mlstacktest", datastore_name="mlstack",
+    key_vault="kv-mlstack-test", container_registry="mlstacktest", datastore_name="mlstack",
 )  # fmt: skip
 
 

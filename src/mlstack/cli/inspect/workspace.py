@@ -70,7 +70,8 @@ def azure_workspace(view: AzureView, project: Project) -> dict[str, Any]:
         "location": s.location,
         "datastore": s.datastore,
         "storage_account": s.storage_account,
-        "registry": s.registry,
+        "container_registry": s.container_registry,
+        "ml_registry": s.ml_registry.name if s.ml_registry else "",
         "studio": f"https://ml.azure.com/?wsid={view.workspace_id}",
         "state_backend": offline_environment(project)["PULUMI_BACKEND_URL"],
     }
@@ -84,7 +85,8 @@ def _show_azure(view: AzureView, project: Project, output: Format) -> None:
         ("subscription", info["subscription_id"]),
         ("resource group", f"{info['resource_group']} ({info['location']})"),
         ("datastore", f"{info['datastore']} (account {info['storage_account']})"),
-        ("registry", info["registry"]),
+        ("container registry", info["container_registry"]),
+        ("Azure ML registry", info["ml_registry"] or "(none)"),
         ("state backend", info["state_backend"]),
         ("studio", info["studio"]),
     ]
