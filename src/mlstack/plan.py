@@ -2,7 +2,8 @@
 
 Computed before anything is declared, so every problem in every spec and folder is
 reported together and a preview can say what changes and why (``1 changed since
-version 1``, ``test.accuracy 0.962 → 0.975``) without uploading anything.
+version 1``, ``test.accuracy 0.962 → 0.975``, ``rollback to version 1``) without
+uploading anything.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Planned:
     name: str
     inputs: ResourceInputs | None
     note: str = ""
+    """A warning: why the resource is held back (or keeps its version)."""
+    info: str = ""
+    """A notice attached to the resource, e.g. that it rolls back to an earlier version."""
 
 
 def _promoted(
@@ -214,14 +218,64 @@ def _plan_promoted_model(
     if item is None:
         return []
     inputs, source_ws = item
-    if current is not None and current.digest == promotion.digest:
+    info = ""
+    versions = ctx.ws.models.list(spec.name)
+    held = _held_version(versions, promotion.digest)
+    if held is not None and current is not None and len(versions) > 1:
+        change, info = _return_to(ctx, spec.name, held.version, current.version, source)
+    elif current is not None and current.digest == promotion.digest:
         change = f"unchanged (version {current.version}, from {source})"
     else:
         after = dict(source_ws.models.get(spec.name, promotion.version).properties)
         before = dict(current.properties.get("metrics", {})) if current else None
         change = metrics_change(spec, before, dict(after.get("metrics", {})))
         change = f"{change} (promoted from {source})"
-    return [Planned(spec.name, inputs.model_copy(update={"metrics_change": change}))]
+    inputs = inputs.model_copy(update={"metrics_change": change})
+    return [Planned(spec.name, inputs, info=info)]
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    """Numbers in numeric order, then pinned names such as ``v2``."""
+    return (int(version), "") if version.isdigit() else (1 << 62, version)
+
+
+def _held_version(versions: list[AssetVersion], digest: str) -> AssetVersion | None:
+    """The version that holds ``digest`` already, if any: the one registration gives back
+    for identical content (the highest)."""
+    held = [v for v in versions if v.digest == digest]
+    return max(held, key=lambda v: _version_key(v.version)) if held else None
+
+
+def _served_version(ctx: PlanContext, name: str) -> str | None:
+    """The version of model ``name`` the stack's last ``pulumi up`` left in place (its
+    ``models`` output), or None when the stack's outputs cannot be read."""
+    try:
+        models = Stack(ctx.project, ctx.config.stack).output("models")
+    except MlstackError:
+        return None
+    found = models.get(name) if isinstance(models, dict) else None
+    version = found.get("version") if isinstance(found, dict) else None
+    return str(version) if version else None
+
+
+def _return_to(ctx: PlanContext, name: str, held: str, latest: str, source: str) -> tuple[str, str]:
+    """(change summary, notice) for a pin whose content this workspace already holds as
+    version ``held``, beside other versions: no version is registered, and the stack
+    serves ``held`` — a rollback when it is older than the version served now.
+
+    The workspace knows only the ``latest`` version; which one the stack serves (after a
+    rollback, not the latest) is read from the stack's outputs, so only here, where
+    several versions make it matter. Unreadable outputs fall back to the latest.
+    """
+    served = _served_version(ctx, name)
+    if (served or latest) == held:
+        return f"unchanged (version {held}, from {source})", ""
+    now = f"now serving {served}" if served else f"latest is {latest}"
+    if _version_key(held) < _version_key(served or latest):
+        change = f"rollback to version {held} ({now}; from {source})"
+        return change, f"model {name}: rollback to version {held} ({now})"
+    change = f"back to version {held} ({now}; from {source})"
+    return change, f"model {name}: back to version {held} ({now})"
 
 
 def plan_models(ctx: PlanContext, specs: tuple[ModelSpec, ...]) -> list[Planned]:

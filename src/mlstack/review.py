@@ -2,15 +2,17 @@
 
 ``summarise`` sorts every step that changes something into what a reviewer reads:
 replacements and deletions first (they are the dangerous ones), then new asset versions,
-model versions with their metric deltas, environments, endpoint traffic, and the rest of
-the infrastructure grouped by resource type. A preview that failed keeps its error
-diagnostics as the stack's problems. ``review_markdown.render_markdown`` turns them into one
-PR comment. Both are pure: the CLI runs pulumi, this module only reads its JSON.
+model versions with their metric deltas (or the earlier version a rollback returns to),
+environments, endpoint traffic, and the rest of the infrastructure grouped by resource
+type. A preview that failed keeps its error diagnostics as the stack's problems.
+``review_markdown.render_markdown`` turns them into one PR comment. Both are pure: the CLI
+runs pulumi, this module only reads its JSON.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +33,9 @@ OP_ORDER = ("create", "update", "replace", "delete", "import")
 # is a model version like any other, promoted data a data version).
 ASSET_KINDS = {name: model.section for name, model in RESOURCE_TYPES.items()}
 METRIC_SPLIT = "test"  # the held-out split whose metrics a reviewer compares
+# The program's summary of a promoted model whose pin is content the target workspace
+# already holds as an older version than the one served (see mlstack.plan).
+ROLLBACK = re.compile(r"^rollback to version (\S+?)(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class ModelChange:
     stage: tuple[str, str]  #: (old, new)
     summary: str  #: the program's ``metrics_change``, e.g. "test.accuracy 0.98 → 0.99"
     metrics: tuple[MetricDelta, ...]
+    rollback_to: str = ""  #: the earlier version a rollback serves again (none registered)
 
 
 @dataclass(frozen=True)
@@ -235,12 +241,16 @@ def metric_deltas(old: Mapping[str, float], new: Mapping[str, float]) -> tuple[M
 
 def _model(step: _Step) -> ModelChange:
     old_metrics = _metrics(step.old) if step.op != "create" else {}
+    summary = str(step.value("metrics_change") or "")
+    rollback = ROLLBACK.match(summary) if step.op == "update" else None
     return ModelChange(
-        name=str(step.value("name") or step.name), op=step.op, new_version=_digest_changed(step),
+        name=str(step.value("name") or step.name), op=step.op,
+        new_version=_digest_changed(step) and rollback is None,
         from_version=str(step.old_outputs.get("version") or ""),
         stage=(str(step.old.get("stage") or ""), str(step.new.get("stage") or "")),
-        summary=str(step.value("metrics_change") or ""),
+        summary=summary,
         metrics=metric_deltas(old_metrics, _metrics(step.new)) if step.op != "delete" else (),
+        rollback_to=rollback.group(1) if rollback else "",
     )  # fmt: skip
 
 

@@ -38,7 +38,9 @@ def _size(n: int | None) -> str:
     return f"{n} B" if power == 0 else f"{n / 1000**power:.1f} {('kB', 'MB', 'GB')[power - 1]}"
 
 
-def _version(op: str, new_version: bool, from_version: str) -> str:
+def _version(op: str, new_version: bool, from_version: str, rollback_to: str = "") -> str:
+    if rollback_to:
+        return f"v{from_version} → v{rollback_to} (rollback)"
     if op == "create":
         return "new"
     if new_version:
@@ -92,7 +94,7 @@ def _tables(review: StackReview) -> list[tuple[str, tuple[str, ...], list[Row]]]
            a.summary if a.new_version else f"metadata: {_keys(a.changed)}")
           for a in review.assets]),
         ("Models", ("Model", "Version", "Stage", "Summary", f"{METRIC_SPLIT} metrics"),
-         [(f"`{m.name}`", _version(m.op, m.new_version, m.from_version),
+         [(f"`{m.name}`", _version(m.op, m.new_version, m.from_version, m.rollback_to),
            " → ".join(dict.fromkeys(s or "none" for s in m.stage)), m.summary,
            "<br>".join(_metric(d) for d in m.metrics))
           for m in review.models]),

@@ -329,3 +329,19 @@ def test_without_the_packs_environment_review_says_to_run_setup(tmp_path: Path) 
     (tmp_path / "policy" / ".venv").rmdir()
     [problem] = summarise("s", cli_review.run_preview(stack)).problems
     assert "run `make setup`" in problem
+
+
+def test_a_rollback_is_the_earlier_version_again_not_a_new_one() -> None:
+    summary = "rollback to version 1 (now serving 2; from local:1)"
+    rollback = step(
+        "update", f"{DYN}:PromotedModel", "model-digits-cnn",
+        model("sha256:m2", 0.99, "test.accuracy 0.9800 → 0.9900 (promoted from local:2)"),
+        model("sha256:m1", 0.98, summary), {"version": "2"},
+    )  # fmt: skip
+    (change,) = summarise("local-prod", preview(rollback)).models
+    assert (change.rollback_to, change.new_version, change.summary) == ("1", False, summary)
+    markdown = render_markdown([summarise("local-prod", preview(rollback))])
+    assert f"| `digits-cnn` | v2 → v1 (rollback) | none | {summary} |" in markdown
+    # A promotion of new content registers the next version: no rollback.
+    (forward,) = summarise("s", preview(MODEL_PROMOTION)).models
+    assert forward.rollback_to == "" and forward.new_version

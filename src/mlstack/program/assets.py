@@ -118,7 +118,8 @@ class Assets:
 
 
 def declare_assets(planned: Plan, opts: pulumi.ResourceOptions) -> Assets:
-    """The same asset resources on every target; notes (held-back models) as warnings."""
+    """The same asset resources on every target; notes (held-back models) as warnings,
+    notices (a rollback) attached to their resource."""
     data: dict[str, DataAsset | PromotedData] = {}
     for item in planned.data:
         if isinstance(item.inputs, PromotedDataInputs):
@@ -138,6 +139,8 @@ def declare_assets(planned: Plan, opts: pulumi.ResourceOptions) -> Assets:
             models[item.name] = PromotedModel(f"model-{item.name}", item.inputs, opts)
         elif isinstance(item.inputs, ModelInputs):
             models[item.name] = ModelVersion(f"model-{item.name}", item.inputs, opts)
+        if item.info and item.name in models:
+            pulumi.log.info(item.info, resource=models[item.name])
     return Assets(data, envs, models)
 
 

@@ -4,7 +4,10 @@ One router per endpoint (a fixed loopback port, the endpoint's keys) in front of
 server per deployment, supervised under ``<home>/stacks/<stack>/endpoints/<name>/``.
 ``update`` rolls a changed deployment without dropping a request: the new server starts
 and answers ``/ready``, the routes file is rewritten (the router reloads it), and only then
-is the old server stopped. Keys are generated once and kept as Pulumi secrets.
+is the old server stopped. A server that does not start fails the update before the routes
+change: the servers it started are stopped and traffic stays where it was (a rollback
+that cannot start leaves the current model serving). Keys are generated once and kept as
+Pulumi secrets.
 """
 
 from __future__ import annotations
@@ -129,6 +132,41 @@ def _start(
             "generation": generation, "url": server.url}  # fmt: skip
 
 
+def _discard(folder: Path, dep: str, generation: int, pid: int | None) -> None:
+    """Stop one deployment server (if ``pid``) and remove its pid and port files: a stale
+    pid file would read as "down". Its log stays, for whoever looks into a failure."""
+    if pid:
+        stop(pid)
+    for ext in (".pid", ".port"):
+        (folder / f"{dep}-{generation}{ext}").unlink(missing_ok=True)
+
+
+def _start_changed(
+    props: dict[str, Any], folder: Path, old_running: dict[str, Any]
+) -> dict[str, Any]:
+    """Every deployment's server: the old one where nothing it serves changed, a new one
+    (answering ``/ready``) elsewhere. If any fails to start, those started here are
+    stopped again and the error is raised: the routes have not changed yet."""
+    running: dict[str, Any] = {}
+    started: list[tuple[str, int]] = []
+    try:
+        for dep, spec in props["deployments"].items():
+            old = old_running.get(dep)
+            same = old and all(old.get(k) == spec.get(k) for k in ROLL_KEYS)
+            if old and same and is_alive(int(old["pid"])):
+                running[dep] = old
+                continue
+            # The engine returns numbers as doubles: the generation 1 comes back as 1.0.
+            generation = int(old["generation"]) + 1 if old else 1
+            started.append((dep, generation))
+            running[dep] = _start(props, dep, spec, generation)
+    except BaseException:
+        for dep, generation in started:
+            _discard(folder, dep, generation, running.get(dep, {}).get("pid"))
+        raise
+    return running
+
+
 def _routes(props: dict[str, Any], keys: tuple[str, str], running: dict[str, Any]) -> Routes:
     return Routes(
         endpoint=props["name"], keys_sha256=keys,
@@ -187,15 +225,7 @@ class LocalEndpointProvider(ResourceProvider):
         folder = _folder(news)
         folder.mkdir(parents=True, exist_ok=True)
         old_running: dict[str, Any] = dict(olds.get("running") or {})
-        running: dict[str, Any] = {}
-        for dep, spec in news["deployments"].items():
-            old = old_running.get(dep)
-            same = old and all(old.get(k) == spec.get(k) for k in ROLL_KEYS)
-            if old and same and is_alive(int(old["pid"])):
-                running[dep] = old
-            else:
-                generation = int(old["generation"]) + 1 if old else 1
-                running[dep] = _start(news, dep, spec, generation)
+        running = _start_changed(news, folder, old_running)
         routes = folder / "routes.json"
         _routes(news, keys.digests(), running).write(routes)  # the router reloads this
         port, router_pid = int(olds["port"]), int(olds.get("router_pid") or 0)
@@ -203,11 +233,7 @@ class LocalEndpointProvider(ResourceProvider):
             router_pid = _router(news, port, routes).pid
         for dep, old in old_running.items():
             if running.get(dep, {}).get("pid") != old["pid"]:
-                stop(int(old["pid"]))
-                # A stale pid file would read as "down". (The engine returns numbers as
-                # doubles: the generation 1 comes back as 1.0.)
-                for ext in (".pid", ".port"):
-                    (folder / f"{dep}-{int(old['generation'])}{ext}").unlink(missing_ok=True)
+                _discard(folder, dep, int(old["generation"]), int(old["pid"]))
         return UpdateResult(self._outputs(news, keys, port, router_pid, running))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

@@ -278,3 +278,26 @@ def test_the_old_registry_key_is_reported_as_a_warning_by_the_program(
         "Container Registry; rename the key to `containerRegistry` (same value, nothing is "
         "replaced). Azure ML registries are declared under `mlRegistry`"
     ]
+
+
+def test_a_rollback_repoints_the_deployment_and_traffic_waits_for_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prod served version 2; the stack now declares version 1 again. The same resources are
+    declared (the deployment is updated in place, Azure rolls its instances and creates them
+    only once their container answers the readiness probe), it references version 1, and the
+    traffic step runs only after the deployment."""
+    serving = declare(project, monkeypatch, "prod", CREATE, versions={"model-digits-cnn": "2"})
+    pulumi.runtime.settings.reset_options()
+    rolled = declare(project, monkeypatch, "prod", CREATE, versions={"model-digits-cnn": "1"})
+    assert sorted((r.type, r.name) for r in rolled.resources) == sorted(
+        (r.type, r.name) for r in serving.resources
+    )
+    ws = "/mock/MLWorkspace/platform-workspace"
+    for declared, version in ((serving, "2"), (rolled, "1")):
+        deployment = declared.one(f"{ML}OnlineDeployment")
+        model = deployment.inputs["properties"]["model"]
+        assert model == f"{ws}/models/digits-cnn/versions/{version}"
+        (traffic,) = [r for r in declared.resources if r.name.endswith("-traffic-digits")]
+        assert deployment.urn in traffic.depends_on
+        assert declared.named("model-digits-cnn").urn in deployment.depends_on
