@@ -1,0 +1,8 @@
+"""The audit trail of a model version, as a graph and as a model card.
+
+records   what the stack records about one version: the version, the source version it
+          was promoted from, its gates and the endpoint deployments serving it
+graph     the lineage graph built from those records (data → run → model → environment →
+          deployment), rendered as Mermaid or PNG
+card      the Markdown model card built from the same records
+"""
