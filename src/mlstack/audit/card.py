@@ -13,6 +13,7 @@ sections can be checked on plain values.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -121,7 +122,7 @@ def _curve(stack: Stack, version: AssetVersion, output: Path | None) -> str | No
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".card-") as folder:
         download(ws.endpoint, ws.container, upload_prefix(version.digest, version.name),
                  Manifest.of([entry]), Path(folder), progress=False)  # fmt: skip
-        (Path(folder) / CURVE_FILE).replace(target)
+        shutil.copyfile(Path(folder) / CURVE_FILE, target)  # a new file: the user's umask
     return target.name
 
 
