@@ -15,7 +15,6 @@ layout needs no graph library).
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,6 +323,11 @@ _LINE = 44  # characters per line of a box: longer details (images, times) are s
 _COLUMN_WIDTH, _ROW_HEIGHT = 3.4, 1.5  # inches per column and per node of the fullest one
 
 
+def _clip(line: str) -> str:
+    """One line of a box, cut with an ellipsis past ``_LINE`` characters."""
+    return line if len(line) <= _LINE else line[: _LINE - 1] + "…"
+
+
 def render_png(graph: LineageGraph, path: Path) -> Path:
     """Draw the graph left to right, one column per kind, and save it as a PNG."""
     from matplotlib.figure import Figure  # noqa: PLC0415 - Agg canvas, no pyplot state
@@ -345,7 +349,7 @@ def render_png(graph: LineageGraph, path: Path) -> Path:
         for i, node in enumerate(nodes):
             y = (rows - 1) / 2 + (len(nodes) - 1) / 2 - i
             fill = _STATUS_FILL.get(node.status) or _FILL[node.kind]
-            text = "\n".join(textwrap.shorten(x, _LINE) for x in (node.title, *node.details))
+            text = "\n".join(_clip(x) for x in (node.title, *node.details))
             artists[node.id] = ax.text(
                 x, y, text, ha="center", va="center", fontsize=7, wrap=True,
                 bbox={"boxstyle": "round,pad=0.4", "facecolor": fill, "edgecolor": "#5f6368"},
