@@ -68,12 +68,12 @@ def serving(stack: Stack, version: AssetVersion, outputs: Mapping[str, Any]) -> 
     declared = (outputs.get("models") or {}).get(version.name) or {}
     if str(declared.get("version")) != version.version:
         return ()
-    exported: Mapping[str, Any] = outputs.get("endpoints") or {}
+    exported: Mapping[str, Any] | None = outputs.get("endpoints")
     found = []
     for spec in load_endpoint_specs(stack.project.root):
-        observed = exported.get(spec.name)
-        if exported and observed is None:
-            continue  # not deployed in this stack
+        observed = None if exported is None else exported.get(spec.name)
+        if exported is not None and observed is None:
+            continue  # the stack exports its endpoints, and this one is not deployed
         traffic = dict((observed or {}).get("traffic") or spec.traffic)
         uri = str((observed or {}).get("scoring_uri") or "")
         for dep in spec.deployments:
