@@ -88,6 +88,27 @@ def _check_graph_and_card(cli: Pulumi, project: Project, outputs: dict[str, Any]
     assert _mlstack(cli, project, "model", "card", f"{MODEL}:1").startswith("# Model card")
 
 
+def _check_review_graph(cli: Pulumi, project: Project, outputs: dict[str, Any]) -> None:
+    """The review's graph of the retrained version names the data versions it was trained
+    on (the artefact's lineage, as the preview plans to register it)."""
+    out = cli.cwd / "review.md"
+    subprocess.run(
+        [str(project.root / ".venv/bin/mlstack"), "review", "-s", cli.stack, "--output", str(out)],
+        cwd=cli.cwd, env=cli.env, check=True, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    markdown = out.read_text()
+    [block] = [b.split("```", 1)[0] for b in markdown.split("```mermaid\n")[1:]]
+    nodes = _mermaid_nodes(block)
+    data = {lines[0] for lines in nodes.values() if lines[0].startswith("data ")}
+    assert data == {f"data {name}:{o['version']}" for name, o in outputs["data"].items()}
+    digests = {line for lines in nodes.values() for line in lines}
+    assert all(o["digest"][:19] in digests for o in outputs["data"].values())
+    assert [lines[0] for lines in nodes.values() if lines[0].startswith("model ")] == [
+        f"model {MODEL}:next"
+    ]
+    assert f"**Lineage of `{MODEL}`** (version next in `{cli.stack}`)" in markdown
+
+
 def _set_gate(cli: Pulumi, value: float) -> None:
     spec = cli.cwd / "assets" / "models" / f"{MODEL}.yaml"
     text = spec.read_text()
@@ -127,6 +148,7 @@ def test_train_register_retrain_and_gate(pulumi: Pulumi, project: Project, digit
 
     # Retraining with another seed: the preview shows the metric change, up makes version 2.
     _train(pulumi, project, seed=2)
+    _check_review_graph(pulumi, project, outputs)
     [step] = [s for s in pulumi.preview_steps() if s["op"] != "same"]
     change = step["newState"]["inputs"]["metrics_change"]
     assert change.startswith("test.accuracy ") and " → " in change
