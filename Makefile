@@ -55,21 +55,23 @@ demo: setup
 	$(MLSTACK) local start
 	.venv/bin/python training/prepare_data.py
 	$(OFFLINE) && pulumi stack select --create $(STACK) --non-interactive
-	@echo "== 1/5  pulumi up: workspace, data assets, environment"
+	@echo "== 1/6  pulumi up: workspace, data assets, environment"
 	$(OFFLINE) && pulumi up --yes --stack $(STACK) $(UP_FLAGS)
-	@echo "== 2/5  training on the registered data (skipped when already current)"
+	@echo "== 2/6  training on the registered data (skipped when already current)"
 	.venv/bin/python training/train.py $(TRAIN_ARGS) --skip-if-current
-	@echo "== 3/5  pulumi up: the model version with its lineage, and the endpoint serving it"
+	@echo "== 3/6  pulumi up: the model version with its lineage, and the endpoint serving it"
 	$(OFFLINE) && pulumi up --yes --stack $(STACK) $(UP_FLAGS)
 	$(MLSTACK) lineage $(MODEL) --stack $(STACK)
-	@echo "== 4/5  the endpoint answers: predictions beside the true labels"
+	@echo "== 4/6  the endpoint answers: predictions beside the true labels"
 	$(MLSTACK) endpoint invoke digits --images data/digits/test --count 8 --stack $(STACK)
-	@echo "== 5/5  promotion $(STACK) -> $(PROD): a reviewable pin, then pulumi up"
+	@echo "== 5/6  promotion $(STACK) -> $(PROD): a reviewable pin, then pulumi up"
 	$(MLSTACK) promote $(MODEL) --from $(STACK) --to $(PROD)
 	$(OFFLINE) && pulumi stack select --create $(PROD) --non-interactive
 	$(OFFLINE) && pulumi up --yes --stack $(PROD) $(UP_FLAGS)
 	$(OFFLINE) && pulumi stack select $(STACK) --non-interactive
 	$(MLSTACK) endpoint invoke digits --images data/digits/test --count 8 --stack $(PROD)
+	@echo "== 6/6  the promoted model's card: outputs/model-card.md"
+	$(MLSTACK) model card $(MODEL) --stack $(PROD) --output outputs/model-card.md
 
 test: setup
 	.venv/bin/pytest

@@ -2,11 +2,12 @@
 
 ``summarise`` sorts every step that changes something into what a reviewer reads:
 replacements and deletions first (they are the dangerous ones), then new asset versions,
-model versions with their metric deltas (or the earlier version a rollback returns to),
-environments, endpoint traffic, and the rest of the infrastructure grouped by resource
-type. A preview that failed keeps its error diagnostics as the stack's problems.
-``review_markdown.render_markdown`` turns them into one PR comment. Both are pure: the CLI
-runs pulumi, this module only reads its JSON.
+model versions with their metric deltas (or the earlier version a rollback returns to)
+and lineage graphs, environments, endpoint traffic, and the rest of the infrastructure
+grouped by resource type. A preview that failed keeps its error diagnostics as the stack's
+problems. ``review_markdown.render_markdown`` turns them into one PR comment. Both are
+pure: the CLI runs pulumi (and reads promoted source versions), this module only reads its
+JSON.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mlstack.audit.graph import LineageGraph, Serving, build_graph
+from mlstack.config.models import Gate, parse_gate
 from mlstack.config.resources import RESOURCE_TYPES
+from mlstack.workspace.asset import AssetVersion
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi's "known after apply" sentinel
@@ -62,6 +66,15 @@ class MetricDelta:
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """Where a promoted model version comes from, as the stack's promotion pin says."""
+
+    source_stack: str
+    source_version: str
+    digest: str
+
+
+@dataclass(frozen=True)
 class ModelChange:
     name: str
     op: str
@@ -71,6 +84,23 @@ class ModelChange:
     summary: str  #: the program's ``metrics_change``, e.g. "test.accuracy 0.98 → 0.99"
     metrics: tuple[MetricDelta, ...]
     rollback_to: str = ""  #: the earlier version a rollback serves again (none registered)
+    stack: str = ""
+    planned: AssetVersion | None = None
+    """The version as planned (digest, metrics and lineage); None for a deletion."""
+    gates: tuple[Gate, ...] = ()
+    serving: tuple[Serving, ...] = ()
+    """Deployments of the stack's endpoints that serve the model, after the change."""
+    promotion: Promotion | None = None
+    source: AssetVersion | None = field(default=None, compare=False)
+    """The promoted source version, when the reviewer's machine could read it."""
+
+    def graph(self) -> LineageGraph | None:
+        """The lineage graph of the planned version (the promotion pin stands in for the
+        source version when that could not be read)."""
+        if self.planned is None:
+            return None
+        return build_graph(self.planned, stack=self.stack, gates=self.gates,
+                           serving=self.serving, source=self.source)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -239,18 +269,83 @@ def metric_deltas(old: Mapping[str, float], new: Mapping[str, float]) -> tuple[M
     )
 
 
-def _model(step: _Step) -> ModelChange:
+def _promotion(inputs: Mapping[str, Any]) -> Promotion | None:
+    if not inputs.get("source_stack"):
+        return None
+    return Promotion(str(inputs["source_stack"]), str(inputs.get("source_version") or ""),
+                     str(inputs.get("digest") or ""))  # fmt: skip
+
+
+def _planned(
+    step: _Step, new_version: bool, promotion: Promotion | None, rollback_to: str = ""
+) -> AssetVersion | None:
+    """The model version the step would register (or, for a rollback, serve again), from
+    its inputs (no I/O)."""
+    inputs = step.new
+    if step.op == "delete" or not inputs:
+        return None
+    props = inputs.get("properties")
+    properties = dict(props) if isinstance(props, dict) else {}
+    if promotion is not None:  # registration adds the record; the pin says what it will hold
+        properties["promotion"] = {"source_stack": promotion.source_stack,
+                                   "source_version": promotion.source_version,
+                                   "digest": promotion.digest}  # fmt: skip
+    current = str(step.old_outputs.get("version") or "")
+    version = rollback_to or (
+        current if current and not new_version else str(inputs.get("version_pin") or "next")
+    )
+    return AssetVersion(
+        name=str(inputs.get("name") or step.name), version=version, type=str(inputs.get("type")),
+        uri="", digest=str(inputs.get("digest") or ""), files=_int(inputs.get("files")) or 0,
+        bytes=_int(inputs.get("bytes")) or 0, kind="model", properties=properties,
+    )  # fmt: skip
+
+
+def _gates(inputs: Mapping[str, Any]) -> tuple[Gate, ...]:
+    raw = inputs.get("gates")
+    found = [parse_gate(str(k), v) for k, v in sorted(raw.items())] if isinstance(raw, dict) else []
+    return tuple(g for g in found if g is not None)
+
+
+def serving_of(preview: Mapping[str, Any]) -> dict[str, tuple[Serving, ...]]:
+    """Model name → the endpoint deployments serving it after the preview's changes,
+    from every endpoint resource (changing or not) of the stack's own endpoints."""
+    found: dict[str, list[Serving]] = {}
+    for raw in preview.get("steps") or []:
+        step = _parse_step(raw)
+        if step.op == "delete" or _kind(step.type) != "endpoint":
+            continue
+        inputs = step.new or step.old
+        traffic = _split(inputs.get("traffic"))
+        deployments = inputs.get("deployments")
+        if not isinstance(deployments, dict):
+            continue
+        for name, deployment in sorted(deployments.items()):
+            model = deployment.get("model") if isinstance(deployment, dict) else None
+            if model:
+                served = Serving(str(inputs.get("name") or step.name), str(name),
+                                 dict(traffic).get(str(name), 0))  # fmt: skip
+                found.setdefault(str(model), []).append(served)
+    return {model: tuple(items) for model, items in found.items()}
+
+
+def _model(step: _Step, stack: str, serving: Mapping[str, tuple[Serving, ...]]) -> ModelChange:
     old_metrics = _metrics(step.old) if step.op != "create" else {}
     summary = str(step.value("metrics_change") or "")
     rollback = ROLLBACK.match(summary) if step.op == "update" else None
+    rollback_to = rollback.group(1) if rollback else ""
+    new_version = _digest_changed(step) and rollback is None
+    promotion = _promotion(step.new or step.old)
+    name = str(step.value("name") or step.name)
     return ModelChange(
-        name=str(step.value("name") or step.name), op=step.op,
-        new_version=_digest_changed(step) and rollback is None,
+        name=name, op=step.op, new_version=new_version,
         from_version=str(step.old_outputs.get("version") or ""),
         stage=(str(step.old.get("stage") or ""), str(step.new.get("stage") or "")),
         summary=summary,
         metrics=metric_deltas(old_metrics, _metrics(step.new)) if step.op != "delete" else (),
-        rollback_to=rollback.group(1) if rollback else "",
+        rollback_to=rollback_to,
+        stack=stack, planned=_planned(step, new_version, promotion, rollback_to),
+        gates=_gates(step.new), serving=serving.get(name, ()), promotion=promotion,
     )  # fmt: skip
 
 
@@ -293,6 +388,7 @@ def _diagnostics(preview: Mapping[str, Any], severity: str) -> tuple[str, ...]:
 def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
     """Sort one stack's preview JSON into what a reviewer needs to read."""
     steps = _steps(preview)
+    serving = serving_of(preview)
     attention, assets, models, envs, endpoints, infra = [], [], [], [], [], []
     for step in steps:
         kind = _kind(step.type)
@@ -305,7 +401,7 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
         elif kind == "data asset":
             assets.append(_asset(step))
         elif kind == "model":
-            models.append(_model(step))
+            models.append(_model(step, stack, serving))
         elif kind == "environment":
             envs.append(_environment(step))
         elif kind == "endpoint" or isinstance(step.value("traffic"), dict):

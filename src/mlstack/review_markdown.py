@@ -2,17 +2,21 @@
 
 Separate from :mod:`mlstack.review`, which only reads previews: this module only writes
 text. Tables where they help, the flagged section first, nothing but "No changes." for a
-stack that has none.
+stack that has none. Each changing or promoted model version gets its lineage graph as a
+Mermaid block (GitHub renders it in the comment), and a promoted one the command that
+writes its model card.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from mlstack.audit.graph import render_mermaid
 from mlstack.review import (
     METRIC_SPLIT,
     UNKNOWN,
     MetricDelta,
+    ModelChange,
     StackReview,
 )
 
@@ -109,6 +113,23 @@ def _tables(review: StackReview) -> list[tuple[str, tuple[str, ...], list[Row]]]
     ]  # fmt: skip
 
 
+def lineage_lines(model: ModelChange) -> list[str]:
+    """The model's lineage graph as a Mermaid block, and for a promoted version the
+    command that writes its model card."""
+    graph = model.graph()
+    if graph is None:
+        return []
+    version = model.planned.version if model.planned else ""
+    lines = [f"**Lineage of `{model.name}`** (version {version} in `{model.stack}`)", ""]
+    lines += ["```mermaid", render_mermaid(graph).rstrip(), "```", ""]
+    if model.promotion is not None:
+        source = f"{model.name}:{model.promotion.source_version}"
+        lines += [f"Model card: `mlstack model card {source} -s {model.promotion.source_stack}` "
+                  f"(the promoted version; after `pulumi up`: `mlstack model card "
+                  f"{model.name} -s {model.stack}`)", ""]  # fmt: skip
+    return lines
+
+
 def _stack_markdown(review: StackReview) -> list[str]:
     lines = [f"### Stack `{review.stack}`", ""]
     if review.failed:
@@ -121,6 +142,8 @@ def _stack_markdown(review: StackReview) -> list[str]:
     for title, header, rows in _tables(review):
         if rows:
             lines += [f"#### {title}", "", *_table(header, rows)]
+        if rows and title == "Models":
+            lines += [line for model in review.models for line in lineage_lines(model)]
     if review.warnings:
         warnings = [f"- {_cell(w)}" for w in review.warnings]
         lines += ["<details><summary>Warnings</summary>", "", *warnings, "", "</details>", ""]

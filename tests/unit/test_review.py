@@ -345,3 +345,73 @@ def test_a_rollback_is_the_earlier_version_again_not_a_new_one() -> None:
     # A promotion of new content registers the next version: no rollback.
     (forward,) = summarise("s", preview(MODEL_PROMOTION)).models
     assert forward.rollback_to == "" and forward.new_version
+
+
+def _lineage_inputs(**more: Any) -> dict[str, Any]:
+    lineage = {"data": [{"name": "digits-train", "version": "2", "role": "train",
+                         "digest": "sha256:" + "d" * 64}],
+               "job": "job-1", "environment": {"name": "digits-env", "version": "1"},
+               "code": {"revision": "f" * 40}}  # fmt: skip
+    return {**model("sha256:" + "c" * 64, 0.97, "test.accuracy 0.9700"),
+            "properties": {"metrics": {"test": {"accuracy": 0.97}}, "lineage": lineage},
+            "gates": {"mlstack.min.test.accuracy": 0.95}, **more}  # fmt: skip
+
+
+def _deployments(model_name: str) -> dict[str, Any]:
+    inputs = endpoint({"blue": 90, "green": 10})
+    deployment = {"model": model_name, "model_digest": "sha256:c", "code": "c",
+                  "code_digest": "sha256:c", "scoring_script": "score.py"}  # fmt: skip
+    return {**inputs, "deployments": {"blue": deployment, "green": deployment}}
+
+
+def _mermaid_blocks(markdown: str) -> list[str]:
+    return [b.split("```", 1)[0] for b in markdown.split("```mermaid\n")[1:]]
+
+
+def test_a_new_model_version_gets_its_lineage_graph_from_the_preview_inputs() -> None:
+    old = model("sha256:" + "b" * 64, 0.9, "")
+    new_model = step("update", f"{DYN}:ModelVersion", "model-digits-cnn", old,
+                     _lineage_inputs(), {"version": "4"})  # fmt: skip
+    unchanged_endpoint = step("same", f"{DYN}:LocalEndpoint", "endpoint-digits",
+                              _deployments("digits-cnn"), _deployments("digits-cnn"))  # fmt: skip
+    review = summarise("local", preview(new_model, unchanged_endpoint))
+    (change,) = review.models
+    graph = change.graph()
+    assert graph is not None
+    assert graph.model == "model:local:digits-cnn:next"
+    assert {n.id for n in graph.nodes} == {
+        "data:digits-train:2", "run:job-1", "model:local:digits-cnn:next",
+        "environment:digits-env:1", "deployment:digits/blue", "deployment:digits/green",
+    }  # fmt: skip
+    assert graph.node(graph.model).status == "pass"
+    markdown = render_markdown([review])
+    [block] = _mermaid_blocks(markdown)
+    assert block.startswith("flowchart LR\n") and "sha256:dddddddddddd" in block
+    assert '-->|"90%"|' in block and '-->|"10%"|' in block
+    assert "**Lineage of `digits-cnn`** (version next in `local`)" in markdown
+    assert "mlstack model card" not in markdown  # not promoted
+
+
+def test_a_promoted_version_links_its_model_card_and_shows_its_pin() -> None:
+    inputs = _lineage_inputs(source_stack="local", source_version="3",
+                             digest="sha256:" + "c" * 64)  # fmt: skip
+    promoted = step("create", f"{DYN}:PromotedModel", "model-digits-cnn", None, inputs)
+    review = summarise("local-prod", preview(promoted))
+    (change,) = review.models
+    graph = change.graph()
+    assert graph is not None
+    [pin] = graph.of_kind("promotion")
+    assert pin.title == "promoted from local:3"
+    markdown = render_markdown([review])
+    assert len(_mermaid_blocks(markdown)) == 1
+    assert "Model card: `mlstack model card digits-cnn:3 -s local`" in markdown
+
+
+def test_the_review_reads_the_promoted_source_when_it_can(tmp_path: Path) -> None:
+    inputs = _lineage_inputs(source_stack="nowhere", source_version="3",
+                             digest="sha256:" + "c" * 64)  # fmt: skip
+    promoted = step("create", f"{DYN}:PromotedModel", "model-digits-cnn", None, inputs)
+    (change,) = summarise("local-prod", preview(promoted)).models
+    (tmp_path / "Pulumi.yaml").write_text("name: mlstack\nruntime: python\n")
+    unreachable = cli_review.with_source(Project(tmp_path), change)
+    assert unreachable.source is None  # never brought up: the pin stands in

@@ -2,18 +2,26 @@
 
 model → data asset versions and digests → environment → code revision, read from the
 lineage the training run recorded and the registry froze as an immutable property.
+``--format mermaid|png`` draws the lineage graph (:mod:`mlstack.audit.graph`): data →
+run → model (gates) → environment → the stack's endpoint deployments, back through a
+promotion to the source stack's version. A PNG goes to ``--output`` or, without it, to
+``lineage-<model>-<version>.png`` in the working directory.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlstack.audit.graph import render_mermaid, render_png
+from mlstack.audit.records import gather
 from mlstack.stack import open_stack
 from mlstack.workspace.asset import AssetRef, AssetVersion
 
@@ -23,6 +31,15 @@ console = Console(highlight=False)
 class Format(StrEnum):
     table = "table"
     json = "json"
+
+
+class GraphFormat(StrEnum):
+    """What ``mlstack lineage`` prints: the two shared formats, or the lineage graph."""
+
+    table = "table"
+    json = "json"
+    mermaid = "mermaid"
+    png = "png"
 
 
 StackOption = Annotated[
@@ -84,13 +101,39 @@ def _table(record: dict[str, Any]) -> Table:
 def lineage_command(
     model: Annotated[str, typer.Argument(help="MODEL, MODEL:VERSION or MODEL@latest")],
     stack: StackOption = None,
-    output: FormatOption = Format.table,
+    output: Annotated[
+        GraphFormat, typer.Option("--format", help="table, json, mermaid or png")
+    ] = GraphFormat.table,
+    file: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write here (png default: lineage-NAME-VERSION.png)."),
+    ] = None,
 ) -> None:
-    """Print a model version's audit trail: data versions, environment, code revision."""
-    ws = open_stack(stack).workspace()
+    """Print a model version's audit trail: data versions, environment, code revision;
+    or draw its lineage graph (mermaid, png)."""
+    opened = open_stack(stack)
     ref = AssetRef.parse(model)
-    record = lineage_record(ws.models.get(ref.name, ref.version))
-    if output is Format.json:
-        print(json.dumps(record, indent=2, sort_keys=True))
+    version = opened.workspace().models.get(ref.name, ref.version)
+    if output is GraphFormat.png:
+        graph = gather(opened, version).graph()
+        target = file or Path(f"lineage-{version.name}-{version.version}.png")
+        render_png(graph, target)
+        typer.echo(f"wrote the lineage of {version.name}:{version.version} to {target}", err=True)
+        return
+    if output is GraphFormat.mermaid:
+        text = render_mermaid(gather(opened, version).graph())
+    elif output is GraphFormat.json:
+        record = {**lineage_record(version), "graph": gather(opened, version).graph().to_dict()}
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    elif file is not None:  # the table as plain text
+        recorder = Console(width=100, record=True, file=io.StringIO())
+        recorder.print(_table(lineage_record(version)))
+        text = recorder.export_text()
     else:
-        console.print(_table(record))
+        console.print(_table(lineage_record(version)))
+        return
+    if file is None:
+        print(text, end="")
+    else:
+        file.write_text(text)
+        typer.echo(f"wrote the lineage of {version.name}:{version.version} to {file}", err=True)

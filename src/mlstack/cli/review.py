@@ -11,11 +11,14 @@ first on PATH. A failed preview still prints JSON with its diagnostics: it becom
 stack's problems in the comment, and the command exits 1 after writing the whole comment.
 A stack that cannot be previewed at all (an unreadable stack file) is reported the same way.
 Every preview runs the policy pack in ``policy/`` (:mod:`mlstack.cli.guardrails`), and its
-violations come first among those diagnostics.
+violations come first among those diagnostics. A promoted model's lineage graph continues
+into its source version, read through the source stack's workspace when it can be opened
+here; otherwise the promotion pin stands in for it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +27,7 @@ import typer
 from mlstack.cli.guardrails import policy_pack
 from mlstack.errors import MlstackError
 from mlstack.project import Project
-from mlstack.review import StackReview, summarise
+from mlstack.review import ModelChange, StackReview, summarise
 from mlstack.review_markdown import render_markdown
 from mlstack.stack import Stack, failed_preview
 
@@ -49,11 +52,29 @@ def run_preview(stack: Stack) -> dict[str, Any]:
     return preview
 
 
+def with_source(project: Project, model: ModelChange) -> ModelChange:
+    """``model`` with its promoted source version, if the source's workspace is readable."""
+    if model.promotion is None:
+        return model
+    try:
+        source = Stack(project, model.promotion.source_stack).workspace()
+        found = source.models.get(model.name, model.promotion.source_version)
+    except MlstackError:
+        return model
+    return replace(model, source=found)
+
+
+def review_stack(project: Project, name: str) -> StackReview:
+    """One stack's review, promoted models traced back to their source versions."""
+    review = summarise(name, run_preview(Stack(project, name)))
+    return replace(review, models=tuple(with_source(project, m) for m in review.models))
+
+
 def review_command(stacks: StacksOption = None, output: OutputOption = None) -> None:
     """Summarise `pulumi preview` of each stack as Markdown for a pull request."""
     project = Project.find()
     names = list(dict.fromkeys(stacks or [Stack.selected(project).name]))
-    reviews: list[StackReview] = [summarise(s, run_preview(Stack(project, s))) for s in names]
+    reviews: list[StackReview] = [review_stack(project, s) for s in names]
     markdown = render_markdown(reviews)
     if output is None:
         print(markdown, end="")

@@ -15,7 +15,16 @@ Quality gates are written as model ``properties`` so the file stays valid for ``
       mlstack.max.test.loss: 0.3        # test.loss must be <= 0.3
 
 i.e. ``mlstack.<min|max>.<split>.<metric>: <number>``, checked against ``metrics.json``
-(``{"<split>": {"<metric>": <number>}}``). Other ``mlstack.`` keys are reserved.
+(``{"<split>": {"<metric>": <number>}}``).
+
+What the model card (``mlstack model card``) says the model is for, and is not, is written
+the same way, because azure-ai-ml's loader refuses keys its schema does not know:
+
+    properties:
+      mlstack.intended_use: Classifying centred 28x28 grayscale digits.
+      mlstack.limitations: Not for letters, photographs or multi-digit strings.
+
+Both are optional, non-empty text. Other ``mlstack.`` keys are reserved.
 Every problem of every file is collected first and raised as one ``ConfigError``.
 """
 
@@ -52,6 +61,8 @@ GATE_CONVENTION = (
     "`mlstack.max.<split>.<metric>: <number>`, e.g. `mlstack.min.test.accuracy: 0.95`"
 )
 
+CARD_KEYS = {"mlstack.intended_use": "intended_use", "mlstack.limitations": "limitations"}
+"""Model-card text declared as properties: property key → ``ModelSpec`` field."""
 _GATE_KEY = re.compile(r"^mlstack\.(min|max)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
 _REMOTE = re.compile(r"^(azureml:|[a-zA-Z][a-zA-Z0-9+.-]*://)")
 
@@ -104,6 +115,16 @@ class Gate:
         return f"{self.key} {sign} {self.value:g}"
 
 
+def parse_gate(key: str, value: object) -> Gate | None:
+    """The gate a ``mlstack.<min|max>.<split>.<metric>`` key declares; None if it is none."""
+    match = _GATE_KEY.fullmatch(key)
+    number = _number(value) if isinstance(value, str | int | float) else None
+    if match is None or number is None or isinstance(value, bool):
+        return None
+    bound: Bound = "min" if match[1] == "min" else "max"
+    return Gate(split=match[2], metric=match[3], bound=bound, value=number)
+
+
 def _shown(found: float, gate: float) -> str:
     """Short like the gate, but never so short that a failing value prints as the gate."""
     short = f"{found:.6g}"
@@ -131,6 +152,10 @@ class ModelSpec(BaseModel):
     """Declared properties as strings, gate keys included (they are registered too)."""
     gates: tuple[Gate, ...] = ()
     """The quality gates parsed from ``properties``, in key order."""
+    intended_use: str = ""
+    """What the model is for (``mlstack.intended_use``), shown on its model card."""
+    limitations: str = ""
+    """What it must not be used for, its known weaknesses (``mlstack.limitations``)."""
     version: str | None = None
     """A pinned positive-integer version, or None to let mlstack assign one by content."""
     file: Path
@@ -185,6 +210,8 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, ModelSpec | None, lis
         stage=None if model.stage is None else str(model.stage),
         properties=properties,
         gates=gates,
+        intended_use=properties.get("mlstack.intended_use", "").strip(),
+        limitations=properties.get("mlstack.limitations", "").strip(),
         version=version,
         file=file,
     )
@@ -210,10 +237,20 @@ def _properties(
         properties[str(key)] = str(value)
         if not str(key).startswith("mlstack."):
             continue
+        if key in CARD_KEYS:
+            if not isinstance(value, str) or not value.strip():
+                reason = (f"{value!r} is not text: write what the model card should say "
+                          f"under {CARD_KEYS[key]!r}, or remove the key")  # fmt: skip
+                problems.append((field, reason))
+            continue
         match = _GATE_KEY.fullmatch(str(key))
         if match is None:
             problems.append(
-                (field, f"not a gate, and `mlstack.` keys are reserved: {GATE_CONVENTION}")
+                (
+                    field,
+                    f"not a gate, and `mlstack.` keys are reserved: {GATE_CONVENTION} "
+                    f"(or {' / '.join(CARD_KEYS)}: text for the model card)",
+                )
             )
             continue
         number = _number(value)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlstack.config.models import Gate, ModelSpec, load_model_specs
+from mlstack.config.models import Gate, ModelSpec, load_model_specs, parse_gate
 from mlstack.errors import ConfigError, Problem
 
 REPO = Path(__file__).resolve().parents[3]
@@ -258,3 +258,42 @@ def test_the_shipped_model_loads_before_and_after_training(tmp_path: Path) -> No
     (spec.path / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.97}}))
     metrics = json.loads((spec.path / "metrics.json").read_text())
     assert [g.check(metrics) for g in load_model_specs(tmp_path)[0].gates] == [None]
+
+
+def test_model_card_text_is_read_from_its_properties(root: Path) -> None:
+    card = "  mlstack.intended_use: '  Digits. '\n  mlstack.limitations: >-\n    Not letters;\n"
+    declare(root, "m.yaml", valid(extra=f"properties:\n{card}    not photos.\n"))
+    (spec,) = load_model_specs(root)
+    assert (spec.intended_use, spec.limitations) == ("Digits.", "Not letters; not photos.")
+    assert spec.gates == ()
+
+
+def test_model_card_text_is_optional(root: Path) -> None:
+    declare(root, "m.yaml", valid())
+    (spec,) = load_model_specs(root)
+    assert (spec.intended_use, spec.limitations) == ("", "")
+
+
+@pytest.mark.parametrize("value", ["0.5", "''", "'   '"])
+def test_model_card_text_must_be_text(root: Path, value: str) -> None:
+    declare(root, "m.yaml", valid(extra=f"properties:\n  mlstack.limitations: {value}\n"))
+    problem = only_problem(root)
+    assert problem.field == "properties.mlstack.limitations"
+    assert "is not text" in problem.reason and "'limitations'" in problem.reason
+
+
+def test_the_shipped_model_declares_its_card_text(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "assets" / "models", tmp_path / "assets" / "models")
+    for spec in load_model_specs(tmp_path):
+        assert spec.intended_use and spec.limitations, spec.file
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "gate"),
+    [("mlstack.min.test.accuracy", "0.95", Gate("test", "accuracy", "min", 0.95)),
+     ("mlstack.max.val.loss", 0.3, Gate("val", "loss", "max", 0.3)),
+     ("mlstack.min.accuracy", 0.9, None), ("mlstack.min.test.accuracy", "high", None),
+     ("mlstack.min.test.accuracy", True, None)],
+)  # fmt: skip
+def test_parse_gate(key: str, value: object, gate: Gate | None) -> None:
+    assert parse_gate(key, value) == gate

@@ -1,4 +1,4 @@
-"""``mlstack model …``: registered model versions, their metrics, stage and lineage."""
+"""``mlstack model …``: registered model versions, their metrics, stage, lineage and card."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from mlstack.audit.card import card_facts, render_card
+from mlstack.audit.records import gather
 from mlstack.cli.inspect.common import (
     archive,
     asset_table,
@@ -22,9 +24,10 @@ from mlstack.cli.inspect.common import (
 )
 from mlstack.cli.lineage import Format, FormatOption, StackOption, lineage_record
 from mlstack.content.download import download
+from mlstack.stack import open_stack
 from mlstack.workspace.asset import AssetVersion, upload_prefix
 
-model_app = typer.Typer(help="Model versions: list, show, download, archive, restore.",
+model_app = typer.Typer(help="Model versions: list, show, download, archive, restore, card.",
                         no_args_is_help=True)  # fmt: skip
 
 RefArgument = Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@latest")]
@@ -135,3 +138,32 @@ def archive_command(
     stack_name, ws = open_workspace(stack)
     version = archive(ws.models, model, stack_name)
     console.print(f"model {version.name}:{version.version} is archived (restore undoes it).")
+
+
+@model_app.command("card")
+def card_command(
+    model: Annotated[str, typer.Argument(help="NAME:VERSION (or NAME, NAME@latest)")],
+    stack: StackOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the Markdown here (the training curve picture beside it), not to stdout.",
+        ),
+    ] = None,
+) -> None:
+    """A Markdown model card from the workspace's records: intended use, data and class
+    balance, metrics against gates, training curve, environment, promotion, endpoints."""
+    opened = open_stack(stack)
+    version = resolve(opened.workspace().models, model, opened.name)
+    target = None if output is None else resolve_dir(output)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    markdown = render_card(card_facts(opened, gather(opened, version), target))
+    if target is None:
+        print(markdown, end="")
+        return
+    target.write_text(markdown)
+    console.print(f"wrote the model card of {version.name}:{version.version} to {output}",
+                  markup=False)  # fmt: skip
