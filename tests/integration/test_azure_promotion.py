@@ -5,7 +5,8 @@ datastores are in two storage accounts of the session's Azurite: prod's ``pulumi
 copies the promoted version from dev's account into its own with Copy Blob from URL, signed
 with a short-lived SAS, so the copy really crosses accounts and no byte goes through this
 machine. The same checks as between local stacks hold: the pin is the diff, the preview
-names it, lineage reaches dev's data, tampering and archiving are refused.
+names it, lineage reaches dev's data, a rollback is promoting the older version again,
+tampering and archiving are refused.
 """
 
 from __future__ import annotations
@@ -183,6 +184,29 @@ def test_promote_between_two_azure_workspaces_copies_across_accounts(  # noqa: P
         assert dev_ws.name in table.stdout.replace("\n", "").replace("│", "").replace(" ", "")
         prod.run("preview", "--expect-no-changes")
 
+        # Rollback on Azure: dev registers version 2, prod takes it; promoting version 1
+        # again is the same edit as reverting that pin, the preview says "rollback to
+        # version 1", and up serves prod's own version 1 again with nothing registered.
+        first_pin = prod_file.read_text()
+        weights = dev.cwd / "outputs" / MODEL / "model.pt2"
+        weights.write_bytes(weights.read_bytes() + b"\0")
+        dev.run("up", "--yes")
+        assert source.models.get(MODEL).version == "2"
+        assert (
+            _mlstack(dev, "promote", MODEL, "--from", dev.stack, "--to", prod.stack).returncode == 0
+        )
+        prod.run("up", "--yes")
+        assert prod.outputs()["models"][MODEL]["version"] == "2"
+        assert _mlstack(dev, "promote", MODEL, "--from", dev.stack, "--to", prod.stack,
+                        "--version", "1").returncode == 0  # fmt: skip
+        assert prod_file.read_text() == first_pin
+        preview = prod.run("preview")
+        assert f"model {MODEL}: rollback to version 1 (now serving 2)" in preview.stdout
+        prod.run("up", "--yes")
+        assert prod.outputs()["models"][MODEL]["version"] == "1"
+        assert [v.version for v in target.models.list(MODEL)] == ["1", "2"]
+        prod.run("preview", "--expect-no-changes")
+
         # An edited pin fails the preview, naming the key; nothing changes.
         pinned = prod_file.read_text()
         prod_file.write_text(pinned.replace(found.digest, data_digest))
@@ -197,7 +221,8 @@ def test_promote_between_two_azure_workspaces_copies_across_accounts(  # noqa: P
         blob = next(name for name in in_dev if name.endswith("metrics.json"))
         dev_container = azurite.endpoint.client().get_container_client(dev_ws.container)
         dev_container.upload_blob(blob, b'{"test": {"accuracy": 0.99}}', overwrite=True)
-        tampered = _mlstack(dev, "promote", MODEL, "--from", dev.stack, "--to", prod.stack)
+        tampered = _mlstack(dev, "promote", MODEL, "--from", dev.stack, "--to", prod.stack,
+                            "--version", "1")  # fmt: skip
         assert tampered.returncode == 1 and "Traceback" not in tampered.stderr
         assert f"the datastore does not hold the content its digest {found.digest}" in (
             tampered.stderr
