@@ -46,12 +46,7 @@ def promote(
     if via == "registry":
         return _through_registry(project, name, source=source, target=target,
                                  version=version, kind=kind)  # fmt: skip
-    if source == target:
-        raise PromotionError(source, target, "--from and --to name the same stack: promote "
-                             "between two stacks")  # fmt: skip
-    into = Stack(project, target).require_file()
-    origin = Stack(project, source).require_file()
-    _validated(into, origin)
+    origin, into = _stacks(project, source, target)
     found = checked(
         source_for(origin, into), project, kind=kind, name=name, version=version, target=target
     )
@@ -87,12 +82,7 @@ def _through_registry(
 ) -> PromotionResult:  # fmt: skip
     """The checks of every promotion, then the version shared into the target's Azure ML
     registry, then the pin (``via: registry``) — see :mod:`mlstack.promotion.registry`."""
-    if source == target:
-        raise PromotionError(source, target, "--from and --to name the same stack: promote "
-                             "between two stacks")  # fmt: skip
-    into = Stack(project, target).require_file()
-    origin = Stack(project, source).require_file()
-    _validated(into, origin)
+    origin, into = _stacks(project, source, target)
     via = registry_source_for(origin, into)
     found = checked(via, project, kind=kind, name=name, version=version, target=target)
     pinned = Promotion.model_validate(
@@ -100,6 +90,17 @@ def _through_registry(
          "registry": via.registry.name}
     )  # fmt: skip
     return _write(into, kind, name, found, pinned, before_write=lambda: via.share(found))
+
+
+def _stacks(project: Project, source: str, target: str) -> tuple[Stack, Stack]:
+    """The source and target stacks, two of them, their files there and valid."""
+    if source == target:
+        raise PromotionError(source, target, "--from and --to name the same stack: promote "
+                             "between two stacks")  # fmt: skip
+    into = Stack(project, target).require_file()
+    origin = Stack(project, source).require_file()
+    _validated(into, origin)
+    return origin, into
 
 
 def _validated(*stacks: Stack) -> None:

@@ -30,6 +30,7 @@ from tests.support.pulumi_mocks import (
     Absent,
     Recorder,
     RecordingMonitor,
+    Registered,
     project_copy,
 )
 
@@ -87,16 +88,12 @@ def _dev(
     return stack, locator, done.version.digest
 
 
-def test_a_create_mode_prod_declares_the_promoted_model_after_its_own_workspace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azureml_workspace: WorkspaceRef,
-    azureml_env: dict[str, str],
-) -> None:  # fmt: skip
-    root = tmp_path / "project"
-    root.mkdir()
-    project = project_copy(root)
-    dev, dev_locator, digest = _dev(project, azureml_workspace, tmp_path)
+def _prod(
+    project: Project, monkeypatch: pytest.MonkeyPatch, dev: str, digest: str, served: str
+) -> list[Registered]:
+    """What prod's program declares, under mocks, with dev's version 1 pinned."""
     monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
-    mocks = Recorder(versions={"model-digits-cnn": "4"})
+    mocks = Recorder(versions={"model-digits-cnn": served})
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack="prod", preview=False,
                              monitor=monitor)  # fmt: skip
@@ -110,7 +107,18 @@ def test_a_create_mode_prod_declares_the_promoted_model_after_its_own_workspace(
         build(config, project, opener=Absent)  # type: ignore[arg-type]
 
     run()
-    declared = monitor.registered
+    return list(monitor.registered)
+
+
+def test_a_create_mode_prod_declares_the_promoted_model_after_its_own_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azureml_workspace: WorkspaceRef,
+    azureml_env: dict[str, str],
+) -> None:  # fmt: skip
+    root = tmp_path / "project"
+    root.mkdir()
+    project = project_copy(root)
+    dev, dev_locator, digest = _dev(project, azureml_workspace, tmp_path)
+    declared = _prod(project, monkeypatch, dev, digest, served="4")
     [model] = [r for r in declared if r.name == "model-digits-cnn"]
     assert model.type == f"{DYNAMIC}PromotedModel"
     assert model.inputs["source_workspace"] == dev_locator.model_dump()
@@ -140,22 +148,7 @@ def test_promoting_from_a_created_dev_grants_the_deployer_read_on_devs_account_f
     root.mkdir()
     project = project_copy(root)
     dev, _, digest = _dev(project, azureml_workspace, tmp_path, mode="create")
-    monkeypatch.setenv(HOME_ENV, str(project.root / ".mlstack"))
-    mocks = Recorder(versions={"model-digits-cnn": "1"})
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="mlstack", stack="prod", preview=False,
-                             monitor=monitor)  # fmt: skip
-    config = load_stack_config("prod", {
-        "target": "azure", "azure": PROD, "modelSource": "promotion",
-        "promotions": {"models": {"digits-cnn": {"from": dev, "version": "1", "digest": digest}}},
-    })  # fmt: skip
-
-    @pulumi.runtime.test  # type: ignore[misc]
-    def run() -> None:
-        build(config, project, opener=Absent)  # type: ignore[arg-type]
-
-    run()
-    declared = monitor.registered
+    declared = _prod(project, monkeypatch, dev, digest, served="1")
     granted = {r.name: r for r in declared if f"-source-{dev}-" in r.name}
     account = (
         f"/subscriptions/{azureml_workspace.subscription_id}/resourceGroups/"

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from mlstack.cli.inspect.archive import add_archive_commands
 from mlstack.cli.inspect.common import (
-    archive,
     asset_table,
-    console,
     detail_table,
     emit,
     human_bytes,
@@ -18,7 +17,6 @@ from mlstack.cli.inspect.common import (
     require_live,
     resolve,
     resolve_dir,
-    restore,
 )
 from mlstack.cli.inspect.split import sample_command, split_command
 from mlstack.cli.lineage import Format, FormatOption, StackOption
@@ -113,23 +111,4 @@ def download_command(
     ))  # fmt: skip
 
 
-@data_app.command("restore")
-def restore_command(
-    asset: Annotated[str, typer.Argument(help="NAME:VERSION to restore")],
-    stack: StackOption = None,
-) -> None:
-    """Un-archive a data version (its content was kept), so latest can pick it again."""
-    stack_name, ws = open_workspace(stack)
-    version = restore(ws.data, asset, stack_name)
-    console.print(f"data {version.name}:{version.version} is live (not archived).")
-
-
-@data_app.command("archive")
-def archive_command(
-    asset: Annotated[str, typer.Argument(help="NAME:VERSION to archive")],
-    stack: StackOption = None,
-) -> None:
-    """Archive a data version: latest skips it, its content is kept, restore undoes it."""
-    stack_name, ws = open_workspace(stack)
-    version = archive(ws.data, asset, stack_name)
-    console.print(f"data {version.name}:{version.version} is archived (restore undoes it).")
+add_archive_commands(data_app, "data", "data")

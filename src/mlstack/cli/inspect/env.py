@@ -13,16 +13,14 @@ from typing import Annotated
 import typer
 import yaml
 
+from mlstack.cli.inspect.archive import add_archive_commands
 from mlstack.cli.inspect.common import (
-    archive,
     asset_table,
-    console,
     detail_table,
     emit,
     open_workspace,
     resolve,
     resolve_dir,
-    restore,
 )
 from mlstack.cli.inspect.lock import conda_spec, locked_pins
 from mlstack.cli.lineage import Format, FormatOption, StackOption
@@ -87,28 +85,6 @@ def show_command(
          lambda: detail_table(f"environment {version.name}:{version.version}", rows))  # fmt: skip
 
 
-@env_app.command("restore")
-def restore_command(
-    env: Annotated[str, typer.Argument(help="NAME:VERSION to restore")],
-    stack: StackOption = None,
-) -> None:
-    """Un-archive an environment version."""
-    stack_name, ws = open_workspace(stack)
-    version = restore(ws.environments, env, stack_name)
-    console.print(f"environment {version.name}:{version.version} is live (not archived).")
-
-
-@env_app.command("archive")
-def archive_command(
-    env: Annotated[str, typer.Argument(help="NAME:VERSION to archive")],
-    stack: StackOption = None,
-) -> None:
-    """Archive a environment version: latest skips it, its content is kept, restore undoes it."""
-    stack_name, ws = open_workspace(stack)
-    version = archive(ws.environments, env, stack_name)
-    console.print(f"environment {version.name}:{version.version} is archived (restore undoes it).")
-
-
 @env_app.command("from-project")
 def from_project_command(
     name: Annotated[str, typer.Argument(help="The environment asset's name.")],
@@ -138,3 +114,6 @@ def from_project_command(
         f"({', '.join(str(p) for p in pins[:3])}{', …' if len(pins) > 3 else ''}); point "
         f"`conda_file:` of the environment YAML at it"
     ))  # fmt: skip
+
+
+add_archive_commands(env_app, "environment", "environment")

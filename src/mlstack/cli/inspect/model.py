@@ -9,8 +9,8 @@ import typer
 
 from mlstack.audit.card import card_facts, render_card
 from mlstack.audit.records import gather
+from mlstack.cli.inspect.archive import add_archive_commands
 from mlstack.cli.inspect.common import (
-    archive,
     asset_table,
     console,
     detail_table,
@@ -20,7 +20,6 @@ from mlstack.cli.inspect.common import (
     require_live,
     resolve,
     resolve_dir,
-    restore,
 )
 from mlstack.cli.lineage import Format, FormatOption, StackOption, lineage_record
 from mlstack.content.download import download
@@ -118,28 +117,6 @@ def download_command(
     ))  # fmt: skip
 
 
-@model_app.command("restore")
-def restore_command(
-    model: Annotated[str, typer.Argument(help="NAME:VERSION to restore")],
-    stack: StackOption = None,
-) -> None:
-    """Un-archive a model version (its content was kept)."""
-    stack_name, ws = open_workspace(stack)
-    version = restore(ws.models, model, stack_name)
-    console.print(f"model {version.name}:{version.version} is live (not archived).")
-
-
-@model_app.command("archive")
-def archive_command(
-    model: Annotated[str, typer.Argument(help="NAME:VERSION to archive")],
-    stack: StackOption = None,
-) -> None:
-    """Archive a model version: latest skips it, its content is kept, restore undoes it."""
-    stack_name, ws = open_workspace(stack)
-    version = archive(ws.models, model, stack_name)
-    console.print(f"model {version.name}:{version.version} is archived (restore undoes it).")
-
-
 @model_app.command("card")
 def card_command(
     model: Annotated[str, typer.Argument(help="NAME:VERSION (or NAME, NAME@latest)")],
@@ -153,8 +130,11 @@ def card_command(
         ),
     ] = None,
 ) -> None:
-    """A Markdown model card from the workspace's records: intended use, data and class
-    balance, metrics against gates, training curve, environment, promotion, endpoints."""
+    """A Markdown model card built from the workspace's records.
+
+    Intended use, data and class balance, metrics against gates, training curve,
+    environment, promotion history and the endpoints serving it.
+    """
     opened = open_stack(stack)
     version = resolve(opened.workspace().models, model, opened.name)
     target = None if output is None else resolve_dir(output)
@@ -167,3 +147,6 @@ def card_command(
     target.write_text(markdown)
     console.print(f"wrote the model card of {version.name}:{version.version} to {output}",
                   markup=False)  # fmt: skip
+
+
+add_archive_commands(model_app, "model", "model")
