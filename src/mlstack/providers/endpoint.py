@@ -196,6 +196,9 @@ class LocalEndpointProvider(ResourceProvider):
 
         keys = ("traffic", "mirror_traffic", "health")
         changed = rolls(old) != rolls(new) or any(getattr(old, k) != getattr(new, k) for k in keys)
+        # The program observed processes that are down: restart them even when a refresh
+        # already recorded "down" in the state (same on both sides, yet not what is declared).
+        changed = changed or new.health != "running"
         return DiffResult(changes=bool(replaces) or changed, replaces=replaces,
                           delete_before_replace=True)  # fmt: skip
 

@@ -94,6 +94,12 @@ def test_traffic_and_health_are_updates(change: Props) -> None:
     assert result.changes is True and result.replaces == []
 
 
+def test_an_endpoint_observed_down_is_restarted_even_after_a_refresh_recorded_it() -> None:
+    refreshed = {**_legacy(), "health": "down"}  # `pulumi refresh` read the processes dead
+    assert LocalEndpointProvider().diff("id", refreshed, _news(health="down")).changes is True
+    assert LocalEndpointProvider().diff("id", _legacy(), _news()).changes is False
+
+
 def test_where_the_code_sits_on_this_machine_is_no_change() -> None:
     news = _news()
     news["deployments"]["blue"]["code"] = "/moved/checkout/training"
