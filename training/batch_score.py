@@ -2,10 +2,11 @@
 then ``run(mini_batch)`` per mini-batch of PNG file paths, as ParallelRunStep calls it.
 
 The model loading is ``score.py``'s (``AZUREML_MODEL_DIR``, a ``torch.export`` program
-over raw 0-255 pixels). Each returned row is ``"<file>,<prediction>,<probability>"``; with
-``output_action: append_row`` Azure ML (and ``mlstack batch invoke``) appends every row
-to ``predictions.csv``. A file that is not a 28x28 grayscale image fails its mini-batch,
-which is retried and then counted against ``error_threshold``.
+over raw 0-255 pixels). Each returned row is ``<folder>/<file>,<prediction>,<probability>``
+(for the digits layout, ``<label>/<index>.png``); with ``output_action: append_row`` Azure
+ML (and ``mlstack batch invoke``) appends every row to ``predictions.csv``. A file that is
+not a 28x28 grayscale image fails its mini-batch, which is retried and then counted
+against ``error_threshold``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,6 @@ def run(mini_batch: list[str]) -> list[str]:
         probabilities = torch.softmax(_model(pixels), dim=1)
     best, labels = probabilities.max(1)
     return [
-        f"{Path(path).name},{int(label)},{float(p):.6f}"
+        f"{Path(path).parent.name}/{Path(path).name},{int(label)},{float(p):.6f}"
         for path, label, p in zip(mini_batch, labels.tolist(), best.tolist(), strict=True)
     ]
