@@ -22,7 +22,6 @@ from mlstack.components.azure_compute import declare_compute
 from mlstack.components.azure_endpoints import EndpointHost, declare_endpoints
 from mlstack.components.azure_platform import AzurePlatform
 from mlstack.components.azure_source_access import SourceAccount, grant_source_access
-from mlstack.config.batch import load_batch_specs
 from mlstack.config.naming import stack_file
 from mlstack.config.stack import StackConfig
 from mlstack.errors import ConfigError, MlstackError, Problem
@@ -61,7 +60,7 @@ def build_azure(
         problems = registry_pin_problems(config, registry or registry_digest)
         if problems:
             raise ConfigError(problems)
-    batch = load_batch_specs(project.root)
+    batch = specs.batch
     for notice in settings.notices:
         pulumi.log.warn(f"{stack_file(config.stack)}: {notice}")
     host: EndpointHost | None
