@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
@@ -77,6 +79,26 @@ def mini_batches(files: Sequence[str], size: int) -> list[tuple[str, ...]]:
     return [tuple(files[i : i + size]) for i in range(0, len(files), size)]
 
 
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Keep ``spawn`` from re-running the caller's ``__main__`` in each worker.
+
+    A worker needs nothing from it (``serve`` is imported by name), and for the ``mlstack``
+    command that re-run is a second import of the whole CLI per worker, about a second
+    each. ``spawn`` reads ``__main__``'s ``__spec__`` and ``__file__`` when the process
+    starts, so they are hidden for exactly that call.
+    """
+    main = sys.modules["__main__"]
+    spec, file = getattr(main, "__spec__", None), main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if file is not None:
+            main.__file__ = file
+
+
 @dataclass
 class _Workers:
     """The worker processes, each with its own task queue, and what each is doing."""
@@ -105,7 +127,8 @@ class _Workers:
             name=f"mlstack-batch-{worker}",
             daemon=True,
         )
-        process.start()
+        with _bare_main():
+            process.start()
         self.processes[worker] = (process, tasks)
 
     def replace(self, worker: int) -> None:
