@@ -171,10 +171,16 @@ class _Job:
     rows: dict[int, list[str]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     retried: int = 0
+    order: list[int] = field(default_factory=list)
+    """Mini-batch indexes in the order they finished (scored or failed for good)."""
 
     @property
     def finished(self) -> int:
-        return len(self.rows) + len(self.failures)
+        return len(self.order)
+
+    def done(self, index: int, rows: list[str]) -> None:
+        self.rows[index] = rows
+        self.order.append(index)
 
     def fail(self, index: int, reason: str) -> None:
         self.attempts[index] = self.attempts.get(index, 0) + 1
@@ -183,6 +189,7 @@ class _Job:
             self.pending.append(index)
             return
         self.failures.append(Failure(index, self.batches[index], reason))
+        self.order.append(index)
         failed = sum(len(f.files) for f in self.failures)
         threshold = self.schedule.error_threshold
         if threshold >= 0 and failed > threshold:
@@ -216,7 +223,7 @@ def run_batch(
             before = job.finished
             _step(workers, job)
             if on_progress is not None and job.finished > before:
-                on_progress(sum(len(job.batches[i]) for i in _last(job, job.finished - before)))
+                on_progress(sum(len(job.batches[i]) for i in job.order[before:]))
     finally:
         workers.close()
     return BatchReport(
@@ -227,12 +234,6 @@ def run_batch(
         retried=job.retried,
         seconds=time.monotonic() - started,
     )
-
-
-def _last(job: _Job, count: int) -> list[int]:
-    """Indexes of the ``count`` most recently finished mini-batches."""
-    done = [*job.rows, *(f.index for f in job.failures)]
-    return done[-count:]
 
 
 def _step(workers: _Workers, job: _Job) -> None:
@@ -256,7 +257,7 @@ def _step(workers: _Workers, job: _Job) -> None:
     elif kind in ("done", "failed") and workers.busy.get(worker, (-1,))[0] == payload[0]:
         index = workers.busy.pop(worker)[0]
         if kind == "done":
-            job.rows[index] = payload[1]
+            job.done(index, payload[1])
         else:
             job.fail(index, payload[1])
     _police(workers, job)

@@ -102,25 +102,23 @@ def invoke_command(  # noqa: PLR0917 - typer: one parameter per option
             on_progress=lambda n: bar.advance(task, n),
             on_start=lambda total: bar.update(task, total=total),
         )  # fmt: skip
-    record = _summary(outcome)
-    emit(output, record, lambda: _text(record))
+    emit(output, _summary(outcome), lambda: _text(outcome))
 
 
-def _text(record: dict[str, object]) -> str:
+def _text(outcome: BatchOutcome) -> str:
+    report, output = outcome.report, outcome.output
     lines = [
-        f"scored {record['input']} with model {record['model']}: {record['items']} items in "
-        f"{record['mini_batches']} mini-batches, {record['failed_items']} failed, "
-        f"{record['retried']} retried, {record['seconds']} s",
+        f"scored {outcome.input.name}:{outcome.input.version} with model "
+        f"{outcome.model.name}:{outcome.model.version}: {report.items} items in "
+        f"{report.mini_batches} mini-batches, {report.failed_items} failed, "
+        f"{report.retried} retried, {report.seconds:.1f} s",
     ]
-    failures = record["failures"]
-    assert isinstance(failures, list)
     lines.extend(
-        f"  mini-batch {f['mini_batch']} ({f['files']} files) failed: {f['reason']}"
-        for f in failures
+        f"  mini-batch {f.index} ({len(f.files)} files) failed: {f.reason}" for f in report.failures
     )
-    if record["output"] is None:
+    if output is None:
         lines.append("output_action summary_only: no predictions were written")
     else:
-        state = "new version" if record["output_new"] else "same content as existing version"
-        lines.append(f"predictions: data {record['output']} ({state})")
+        state = "a new version" if outcome.new else "the same content as this existing version"
+        lines.append(f"predictions: data {output.name}:{output.version} ({state})")
     return "\n".join(lines)

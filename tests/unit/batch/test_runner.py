@@ -135,17 +135,19 @@ def test_a_flaky_mini_batch_is_retried(tmp_path: Path) -> None:
 def test_failures_ignored_with_threshold_minus_one(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    inputs = files(tmp_path / "in", ["a", "bad1", "c", "d"])
+    inputs = files(tmp_path / "in", ["a", "bad1", "c", "d", "e"])
+    seen: list[int] = []
     report = run_batch(
         script(tmp_path, FLAKY), inputs,
         Schedule(mini_batch_size=2, concurrency=2, max_retries=2, error_threshold=-1),
-        {"MARKS": str(marks)},
+        {"MARKS": str(marks)}, seen.append,
     )  # fmt: skip
+    assert sorted(seen) == [1, 2, 2]  # every mini-batch reported once, failed ones too
     assert (report.failed_items, report.retried) == (2, 2)  # the whole mini-batch, 3 tries
     (failure,) = report.failures
     assert failure.files == (inputs[0], inputs[1])
     assert "ValueError: cannot score bad1" in failure.reason
-    assert list(report.rows) == ["c", "d"]
+    assert list(report.rows) == ["c", "d", "e"]
 
 
 def test_within_the_threshold_the_job_finishes(tmp_path: Path) -> None:
