@@ -8,6 +8,8 @@
     │                                unreachable or not logged in, or it was never deployed
     ├── PromotionError               a version may not be promoted: archived, below a gate,
     │                                content not matching its digest, or an unsupported route
+    ├── BatchError                   a batch scoring job stopped: its script's init() failed,
+    │                                or more files failed than its error_threshold allows
     └── WorkspaceError               the workspace refused an operation, as Azure ML would
         ├── NotFoundError            no such workspace, asset or version
         ├── ImmutableError           a write-once field of an existing version was changed
@@ -72,6 +74,10 @@ class PromotionError(MlstackError):
         self.source = source
         self.target = target
         super().__init__(message)
+
+
+class BatchError(MlstackError):
+    """A batch scoring job stopped before writing any output."""
 
 
 class WorkspaceError(MlstackError):

@@ -77,6 +77,7 @@ def test_drift_finds_what_changed_behind_a_local_stacks_back(
     shutil.copytree(ARTEFACT, cli.cwd / "outputs" / "digits-cnn")
     (cli.cwd / "training").mkdir()  # the deployments' code: a stub entry script
     (cli.cwd / "training" / "score.py").write_text(STUB_SCORE)
+    (cli.cwd / "training" / "batch_score.py").write_text(STUB_SCORE)  # digits-batch's
     endpoints = cli.cwd / "assets" / "endpoints"
     blue = (endpoints / "digits-blue.yaml").read_text()
     (endpoints / "digits-green.yaml").write_text(blue.replace("name: blue", "name: green"))

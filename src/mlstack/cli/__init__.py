@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from mlstack.cli.batch import batch_app
 from mlstack.cli.drift import drift_command
 from mlstack.cli.endpoint import endpoint_app
 from mlstack.cli.inspect import (
@@ -47,6 +48,7 @@ app.add_typer(datastore_app, name="datastore")
 app.add_typer(compute_app, name="compute")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(job_app, name="job")
+app.add_typer(batch_app, name="batch")
 
 stderr = Console(stderr=True, soft_wrap=True)  # one error, one line: no wrapping
 

@@ -11,7 +11,8 @@ and environment by ``azureml:<name>:<version>``; its ``code_configuration.code``
 folder inside the project holding ``scoring_script``; it belongs to a declared endpoint;
 and the endpoint's ``traffic`` names only declared deployments (percentages summing to
 100), because the service rejects traffic to a deployment that does not exist. Every
-problem of every file is raised as one ``ConfigError``.
+problem of every file is raised as one ``ConfigError``. Batch endpoint and deployment
+files in the same folder are left to :mod:`mlstack.config.batch`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mlstack.config.specfile import (
     SpecKind,
     display,
     duplicate_reason,
+    is_batch_spec,
     load_entity,
     read_mapping,
     spec_files,
@@ -105,6 +107,8 @@ def load_endpoint_specs(project_root: Path, folder: Path | None = None) -> tuple
     deployments: list[DeploymentSpec] = []
     for file in spec_files(folder):
         shown = display(file, root)
+        if is_batch_spec(read_mapping(file)):
+            continue  # mlstack.config.batch reads it
         if _is_deployment(file):
             deployment, found = _deployment(file, root)
             if deployment is not None:

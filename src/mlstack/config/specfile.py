@@ -34,6 +34,8 @@ Loader = Literal[
     "load_compute",
     "load_online_endpoint",
     "load_online_deployment",
+    "load_batch_endpoint",
+    "load_batch_deployment",
 ]
 """The azure-ai-ml loaders mlstack reads spec files with."""
 FieldReasons = Callable[[str, str], str | None]
@@ -97,6 +99,25 @@ def read_mapping(file: Path) -> Mapping[str, Any] | None:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return raw if isinstance(raw, Mapping) else None
+
+
+BATCH_ONLY_KEYS = frozenset(
+    {"defaults", "mini_batch_size", "max_concurrency_per_instance", "output_action",
+     "output_file_name", "error_threshold", "retry_settings", "logging_level"}
+)  # fmt: skip
+"""Keys only batch endpoints (``defaults``) and batch deployments use."""
+
+
+def is_batch_spec(raw: Mapping[str, Any] | None) -> bool:
+    """True for a batch endpoint or deployment file of ``assets/endpoints``.
+
+    Online and batch files share the folder, as they share ``az ml`` verbs' folders:
+    a ``$schema`` naming a batch schema, or any batch-only key, makes a file batch.
+    """
+    if raw is None:
+        return False
+    schema = str(raw.get("$schema", "")).rsplit("/", 1)[-1].lower()
+    return "batch" in schema or not BATCH_ONLY_KEYS.isdisjoint(raw)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from mlstack.config.assets import DataSpec, load_data_specs
+from mlstack.config.batch import BatchEndpointSpec, load_batch_specs
 from mlstack.config.compute import ComputeSpec, load_compute_specs
 from mlstack.config.endpoints import EndpointSpec, load_endpoint_specs
 from mlstack.config.environments import EnvironmentSpec, load_environment_specs
@@ -56,6 +57,8 @@ class Specs:
     models: tuple[ModelSpec, ...]
     endpoints: tuple[EndpointSpec, ...]
     compute: tuple[ComputeSpec, ...]
+    batch: tuple[BatchEndpointSpec, ...] = ()
+    """Batch endpoints: declared on Azure, run by ``mlstack batch invoke`` locally."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,15 @@ def load_specs(config: StackConfig, project: Project) -> Specs:
         except ConfigError as error:
             problems += error.problems
             loaded.append(())
+    try:  # checked on both targets: a broken batch file fails the preview, not an invoke
+        batch = load_batch_specs(project.root)
+    except ConfigError as error:
+        problems += error.problems
+        batch = ()
     if problems:
         raise ConfigError(problems)
     compute = loaded[4] if len(loaded) > 4 else ()
-    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], compute)
+    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], compute, batch)
 
 
 def planning_workspace(config: StackConfig, project: Project, opener: Opener) -> Workspace:

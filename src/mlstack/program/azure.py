@@ -1,4 +1,5 @@
-"""The ``azure`` target: the estate (or an attached workspace), assets, managed endpoints.
+"""The ``azure`` target: the estate (or an attached workspace), assets, managed online
+and batch endpoints.
 
 In ``create`` mode the azure-native estate comes first and every asset resource waits for
 the workspace, its datastore and the deployer's write access to it; in ``attach`` mode
@@ -11,10 +12,12 @@ registry``, the version in the Azure ML registry (no copy into this workspace).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pulumi
 
 from mlstack.components.azure_attached import attached_host
+from mlstack.components.azure_batch import CodeShelf, declare_batch_endpoints
 from mlstack.components.azure_compute import declare_compute
 from mlstack.components.azure_endpoints import EndpointHost, declare_endpoints
 from mlstack.components.azure_platform import AzurePlatform
@@ -57,6 +60,7 @@ def build_azure(
         problems = registry_pin_problems(config, registry or registry_digest)
         if problems:
             raise ConfigError(problems)
+    batch = specs.batch
     for notice in settings.notices:
         pulumi.log.warn(f"{stack_file(config.stack)}: {notice}")
     host: EndpointHost | None
@@ -72,15 +76,18 @@ def build_azure(
         pulumi.export("workspace_id", platform.workspace.id)
     else:
         opts = pulumi.ResourceOptions()
-        # Endpoints are the only azure-native resources an attached stack may declare.
+        # Endpoints (online and batch) are the only azure-native resources an attached stack
+        # may declare.
         tags = {"mlstack-stack": config.stack, **config.tags}
-        host = attached_host(settings, tags) if specs.endpoints else None
+        host = attached_host(settings, tags) if specs.endpoints or batch else None
         pulumi.export("workspace_id", settings.locator.workspace_id)
     assets = declare_assets(planned, opts)
     models = {name: model.version for name, model in assets.models.items()}
     environments = {name: env.version for name, env in assets.environments.items()}
     if host is not None:
+        host = replace(host, code=CodeShelf(host.code))  # one code version per folder
         declare_endpoints(host, specs.endpoints, models, environments, config.registry_models)
+        declare_batch_endpoints(host, batch, models, environments)
     export_assets(config, assets)
     if config.registry_models:  # served from the Azure ML registry, not from this workspace
         pulumi.export("registry_models", config.registry_models)

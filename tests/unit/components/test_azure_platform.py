@@ -129,6 +129,8 @@ EXPECTED = [
     f"{ML}CodeVersion",
     f"{ML}OnlineEndpoint",
     f"{ML}OnlineDeployment",
+    f"{ML}BatchEndpoint",
+    f"{ML}BatchDeployment",
     "azure-native:authorization:RoleAssignment",
     "pulumi-python:dynamic:Resource",  # the endpoint's traffic step
     f"{DYNAMIC}DataAsset",

@@ -152,7 +152,8 @@ def test_attach_mode_declares_only_assets_and_endpoints(
 ) -> None:
     declared = declare(project, monkeypatch, "team", ATTACH)
     native = sorted({r.type for r in declared.resources if r.type.startswith("azure-native:")})
-    assert native == [f"{ML}CodeVersion", f"{ML}OnlineDeployment", f"{ML}OnlineEndpoint"]
+    assert native == [f"{ML}{t}" for t in ("BatchDeployment", "BatchEndpoint", "CodeVersion",
+                                           "OnlineDeployment", "OnlineEndpoint")]  # fmt: skip
     assert "azure-native:machinelearningservices:getWorkspace" in declared.calls  # its region
     endpoint = declared.one(f"{ML}OnlineEndpoint").inputs
     assert (endpoint["workspaceName"], endpoint["resourceGroupName"], endpoint["location"]) == (
