@@ -140,6 +140,11 @@ class AzureMLWorkspace:
 
     def registry(self, kind: str) -> AzureRegistry:
         registries = {"data": self.data, "model": self.models, "environment": self.environments}
+        if kind == "component":
+            raise WorkspaceError(
+                "components are registered on the local target only so far: on an azure "
+                "stack, remove assets/components/ or register them with `az ml component create`"
+            )
         if kind not in registries:
             raise WorkspaceError(f"unknown asset kind {kind!r}: use data, model or environment")
         return registries[kind]
