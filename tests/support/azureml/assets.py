@@ -80,6 +80,8 @@ class Kind:
     container_properties: Any
     properties_model: Any
     paths: tuple[str, ...]
+    required: str = ""
+    """A property a version PUT must carry (``componentSpec``, ``codeUri``), or none."""
 
     @property
     def frozen(self) -> dict[str, str]:
@@ -95,6 +97,10 @@ KINDS = {
                          rest.EnvironmentContainer, rest.EnvironmentContainerProperties,
                          rest.EnvironmentVersionProperties, ()),
 }  # fmt: skip
+# Components and their code assets (``components.py``) join the kinds above.
+from tests.support.azureml.components import COMPONENT_KINDS  # noqa: E402
+
+KINDS |= COMPONENT_KINDS
 BY_LABEL = {kind.label: kind for kind in KINDS.values()}
 
 
@@ -191,6 +197,8 @@ class Catalog:
                 raise user_error(f"Data asset {name}:{version} needs a dataUri.")
         if self.kind.segment == "environments" and not (props.image or props.build):
             raise user_error(f"Environment {name}:{version} needs an image or a build context.")
+        if self.kind.required and not getattr(props, self.kind.required, None):
+            raise user_error(f"The {self.kind.label} {name}:{version} needs {self.kind.required}.")
         return resource
 
     def _check_unchanged(self, name: str, version: str, old: Any, new: Any) -> None:
@@ -221,7 +229,8 @@ class Catalog:
         if old is not None:
             self._check_unchanged(name, version, old.resource, resource)
             created = old.resource.system_data.created_at
-            if self.kind.segment != "data" and resource.properties.stage is None:
+            staged = self.kind.segment in ("models", "environments")
+            if staged and resource.properties.stage is None:
                 resource.properties.stage = old.resource.properties.stage
         else:
             created = stamp
