@@ -78,9 +78,8 @@ def load_specs(config: StackConfig, project: Project) -> Specs:
     loaded: list[tuple[Any, ...]] = []
     loaders: list[Callable[[Any], tuple[Any, ...]]] = [
         load_data_specs, load_environment_specs, load_model_specs, load_endpoint_specs,
+        load_component_specs,
     ]  # fmt: skip
-    if config.target == "local":  # registered on the local workspace only, so far
-        loaders.append(load_component_specs)
     if config.target == "azure":
         loaders.append(load_compute_specs)
     for load in loaders:
@@ -91,10 +90,8 @@ def load_specs(config: StackConfig, project: Project) -> Specs:
             loaded.append(())
     if problems:
         raise ConfigError(problems)
-    extra = loaded[4] if len(loaded) > 4 else ()
-    if config.target == "local":
-        return Specs(loaded[0], loaded[1], loaded[2], loaded[3], (), extra)
-    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], extra)
+    compute = loaded[5] if len(loaded) > 5 else ()
+    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], compute, loaded[4])
 
 
 def planning_workspace(config: StackConfig, project: Project, opener: Opener) -> Workspace:
@@ -153,8 +150,13 @@ def declare_assets(planned: Plan, opts: pulumi.ResourceOptions) -> Assets:
             models[item.name] = ModelVersion(f"model-{item.name}", item.inputs, opts)
         if item.info and item.name in models:
             pulumi.log.info(item.info, resource=models[item.name])
+    # After the environments: Azure ML resolves a component's `environment:` when it is
+    # registered, so the version it names must exist by then.
+    after_envs = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=[*envs.values()])
+    )
     components = {
-        p.name: ComponentVersion(f"component-{p.name}", p.inputs, opts)
+        p.name: ComponentVersion(f"component-{p.name}", p.inputs, after_envs)
         for p in planned.components
         if isinstance(p.inputs, ComponentInputs)
     }
