@@ -77,9 +77,12 @@ class AzureComponentRegistry(AzureRegistry):
         spec = dict(properties.get("spec") or {})
         code_digest = str(properties.get("code_digest") or digest)
         encoded = encode_properties(properties, digest, counts) | {URI: uri}
+        # As azure-ai-ml's loader leaves it (`name@label`, `name:version`): with the
+        # `azureml:` prefix, its label resolution would look the prefix up as part of the name.
+        environment = str(spec.get("environment") or "").removeprefix("azureml:") or None
         return CommandComponent(
             name=name, version=version, description=description, tags=dict(tags),
-            properties=encoded, command=spec.get("command"), environment=spec.get("environment"),
+            properties=encoded, command=spec.get("command"), environment=environment,
             inputs=spec.get("inputs") or {}, outputs=spec.get("outputs") or {},
             is_deterministic=bool(spec.get("is_deterministic", True)),
             code=self._code(name, uri, code_digest),

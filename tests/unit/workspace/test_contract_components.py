@@ -20,7 +20,7 @@ CODE = {"train.py": b"print('train')\n", "util/helpers.py": b"X = 1\n"}
 EDITED = {**CODE, "train.py": b"print('train, edited')\n"}
 SPEC: dict[str, Any] = {
     "type": "command", "command": "python train.py --lr ${{inputs.lr}} --out ${{outputs.model}}",
-    "environment": "azureml:train-env:1", "is_deterministic": True,
+    "environment": "azureml:train-env@latest", "is_deterministic": True,
     "inputs": {"lr": {"type": "number", "default": 0.002}},
     "outputs": {"model": {"type": "uri_folder"}},
 }  # fmt: skip
@@ -31,7 +31,12 @@ def _digest(char: str) -> str:
 
 
 def register(b: Backend, files: dict[str, bytes], digest: str, **kw: Any) -> tuple[str, bool]:
-    """As the provider registers: the code folder stored, spec and code digest as properties."""
+    """As the provider registers: the code folder stored, spec and code digest as properties
+    (after the environment it names, which Azure ML resolves at registration)."""
+    b.ws.environments.register(
+        "train-env", type_="environment", uri="azureml:train-env", digest=_digest("e"),
+        properties={"image": "python:3.11-slim", "conda": {"dependencies": ["python=3.11"]}},
+    )  # fmt: skip
     root = b.folder(files)
     manifest = scan(root, NoCache())
     done = register_folder(
@@ -76,3 +81,18 @@ def test_archive_hides_a_component_version_from_latest(backend: Backend) -> None
     components.set_archived("train_digits", "1", archived=True)
     with pytest.raises(NotFoundError, match="every version of component train_digits"):
         components.get("train_digits")
+
+
+def test_on_azure_the_code_version_is_put_before_the_component_version(backend: Backend) -> None:
+    register(backend, CODE, _digest("a"))
+    register(backend, CODE, _digest("a"))  # identical: nothing is written again
+    puts = backend.version_puts()
+    if puts is None:  # local: no service, the catalog holds the version (asserted above)
+        assert backend.ws.registry("component").get("train_digits").version == "1"
+        return
+    code_digest = backend.ws.registry("component").get("train_digits").properties["code_digest"]
+    paths = [p.split("/workspaces/")[1].split("/", 1)[1] for p in puts]
+    assert [p for p in paths if not p.startswith("environments/")] == [
+        f"codes/train_digits-code/versions/{code_digest.removeprefix('sha256:')[:32]}",
+        "components/train_digits/versions/1",
+    ]
