@@ -82,6 +82,9 @@ class Kind:
     paths: tuple[str, ...]
     required: str = ""
     """A property a version PUT must carry (``componentSpec``, ``codeUri``), or none."""
+    mutable_keys: tuple[str, ...] = ()
+    """Keys inside a create-only mapping that may still change (a component spec's
+    ``description`` and ``tags``, which ``az ml component update`` changes)."""
 
     @property
     def frozen(self) -> dict[str, str]:
@@ -201,13 +204,19 @@ class Catalog:
             raise user_error(f"The {self.kind.label} {name}:{version} needs {self.kind.required}.")
         return resource
 
+    def _frozen_part(self, value: Any) -> Any:
+        if isinstance(value, dict) and self.kind.mutable_keys:
+            return {k: v for k, v in value.items() if k not in self.kind.mutable_keys}
+        return value
+
     def _check_unchanged(self, name: str, version: str, old: Any, new: Any) -> None:
         changed = [
             (attr, rest_name)
             for attr, rest_name in self.kind.frozen.items()
             if getattr(new.properties, attr, None) is not None
-            and not _same(getattr(old.properties, attr, None), getattr(new.properties, attr))
-        ]
+            and not _same(self._frozen_part(getattr(old.properties, attr, None)),
+                          self._frozen_part(getattr(new.properties, attr)))
+        ]  # fmt: skip
         if any(attr in self.kind.paths for attr, _ in changed):
             raise user_error(ASSET_PATHS)
         if changed:

@@ -1,11 +1,12 @@
 """Component versions and the code versions they point at, as two more asset kinds.
 
-Both are plain versioned assets to the service: ``components/<name>/versions/<v>`` whose
+Both are plain versioned assets to the service. ``components/<name>/versions/<v>``:
 ``componentSpec`` is create-only (a changed spec under an existing version is a 409
-Conflict), and ``codes/<name>/versions/<v>`` whose ``codeUri`` is the path (a changed one is
-"Asset paths cannot be updated.", the message azure-ai-ml's code operations look for).
-Bodies are azure-ai-ml's generated ``ComponentVersion`` / ``CodeVersion`` models, read and
-answered by the generic :class:`~tests.support.azureml.assets.Catalog`.
+Conflict) but for its ``description`` and ``tags``, which ``az ml component update``
+changes. ``codes/<name>/versions/<v>``: ``codeUri`` is the path (a changed one is "Asset
+paths cannot be updated.", the message azure-ai-ml's code operations look for). Bodies are
+azure-ai-ml's generated ``ComponentVersion`` / ``CodeVersion`` models, read and answered
+by the generic :class:`~tests.support.azureml.assets.Catalog`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ COMPONENT_KINDS = {
     "components": assets.Kind(
         "components", "component", rest.ComponentVersion, rest.ComponentContainer,
         rest.ComponentContainerProperties, rest.ComponentVersionProperties, (),
-        required="component_spec",
+        required="component_spec", mutable_keys=("description", "tags"),
     ),
     "codes": assets.Kind(
         "codes", "code", rest.CodeVersion, rest.CodeContainer, rest.CodeContainerProperties,

@@ -96,3 +96,17 @@ def test_on_azure_the_code_version_is_put_before_the_component_version(backend: 
         f"codes/train_digits-code/versions/{code_digest.removeprefix('sha256:')[:32]}",
         "components/train_digits/versions/1",
     ]
+
+
+def test_component_metadata_changes_in_place(backend: Backend) -> None:
+    register(backend, CODE, _digest("a"), description="first", tags={"team": "ml"})
+    components = backend.ws.registry("component")
+
+    updated = components.update("train_digits", "1", "second", {"team": "vision"})
+    assert (updated.version, updated.description, dict(updated.tags)) == (
+        "1", "second", {"team": "vision"},
+    )  # fmt: skip
+    again = components.get("train_digits", "1")
+    assert (again.digest, again.description, again.properties["spec"]) == (
+        _digest("a"), "second", SPEC,
+    )  # fmt: skip
