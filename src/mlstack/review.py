@@ -147,6 +147,7 @@ class StackReview:
     infrastructure: tuple[ResourceChange, ...]  #: sorted by type, then name
     problems: tuple[str, ...]  #: error diagnostics: the preview failed
     warnings: tuple[str, ...]
+    components: tuple[AssetChange, ...] = ()  #: component versions: spec and code changes
 
     @property
     def total(self) -> int:
@@ -390,6 +391,7 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
     steps = _steps(preview)
     serving = serving_of(preview)
     attention, assets, models, envs, endpoints, infra = [], [], [], [], [], []
+    components: list[AssetChange] = []
     for step in steps:
         kind = _kind(step.type)
         if step.op in FLAGGED_OPS:
@@ -400,6 +402,8 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
             attention.append(ResourceChange(kind, name, step.op, step.changed))
         elif kind == "data asset":
             assets.append(_asset(step))
+        elif kind == "component":
+            components.append(_asset(step))
         elif kind == "model":
             models.append(_model(step, stack, serving))
         elif kind == "environment":
@@ -419,4 +423,5 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
         endpoints=tuple(sorted(endpoints, key=lambda e: e.endpoint)),
         infrastructure=tuple(sorted(infra, key=lambda i: (i.kind, i.name))),
         problems=_diagnostics(preview, "error"), warnings=_diagnostics(preview, "warning"),
+        components=tuple(sorted(components, key=lambda c: c.name)),
     )  # fmt: skip
