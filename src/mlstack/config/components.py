@@ -139,7 +139,7 @@ def _load_one(file: Path, root: Path) -> tuple[str | None, ComponentSpec | None,
         return name, None, [Problem(shown, field, reason) for field, reason in found]
     spec = {
         "type": str(component.type),
-        "command": " ".join(str(component.command or "").split()),
+        "command": str(component.command or "").strip(),  # whitespace inside is meaningful
         "environment": environment,
         "inputs": {k: _port(v) for k, v in sorted((component.inputs or {}).items())},
         "outputs": {k: _port(v) for k, v in sorted((component.outputs or {}).items())},

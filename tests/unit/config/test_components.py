@@ -127,3 +127,12 @@ def test_the_change_summary_names_ports_and_fields() -> None:
            "outputs": {}, "environment": "azureml:e@latest"}  # fmt: skip
     assert spec_changes(old, new) == ["inputs: +threshold, -y, ~x", "command changed"]
     assert spec_changes(old, old) == []
+
+
+def test_whitespace_inside_the_command_is_part_of_it(root: Path) -> None:
+    """Folding the YAML line is layout; spaces inside an argument are what runs."""
+    write(root, SPEC.replace("--out ${{outputs.out}}", "--out ${{outputs.out}} --tag 'a b'"))
+    (before,) = load_component_specs(root)
+    write(root, SPEC.replace("--out ${{outputs.out}}", "--out ${{outputs.out}} --tag 'a  b'"))
+    (after,) = load_component_specs(root)
+    assert after.spec_digest != before.spec_digest
