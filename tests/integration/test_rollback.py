@@ -22,8 +22,7 @@ import httpx
 import pytest
 
 from mlstack.project import Project
-from mlstack.review import summarise
-from mlstack.review_markdown import render_markdown
+from mlstack.review import render_markdown, summarise
 from mlstack.workspace.local import LocalWorkspace
 from tests.integration.conftest import Pulumi
 

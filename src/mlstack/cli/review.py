@@ -27,8 +27,7 @@ import typer
 from mlstack.cli.guardrails import policy_pack
 from mlstack.errors import MlstackError
 from mlstack.project import Project
-from mlstack.review import ModelChange, StackReview, summarise
-from mlstack.review_markdown import render_markdown
+from mlstack.review import ModelChange, StackReview, render_markdown, summarise
 from mlstack.stack import Stack, failed_preview
 
 StacksOption = Annotated[

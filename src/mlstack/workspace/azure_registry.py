@@ -30,6 +30,8 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
 )
 
 from mlstack.content.manifest import Manifest
@@ -71,6 +73,11 @@ def service_errors(what: str) -> Iterator[None]:
         raise WorkspaceError(
             f"{what}: Azure refused the credential ({service_message(error)}): run `az login` "
             "(or check the service principal) and try again"
+        ) from error
+    except (ServiceRequestError, ServiceResponseError) as error:  # after azure-core's retries
+        raise WorkspaceError(
+            f"{what}: Azure ML could not be reached ({type(error).__name__}: {error.message}): "
+            "check the network, proxy or private endpoint to the workspace, and try again"
         ) from error
     except HttpResponseError as error:
         message = service_message(error)

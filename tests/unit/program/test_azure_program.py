@@ -17,10 +17,12 @@ from typing import Any
 import pulumi
 import pytest
 
+from mlstack.audit.graph import Serving
 from mlstack.config.stack import load_stack_config
 from mlstack.errors import ConfigError
 from mlstack.program import build
 from mlstack.project import HOME_ENV, Project
+from mlstack.review.serving import serving_of
 from tests.support.pulumi_mocks import (
     DYNAMIC,
     Absent,
@@ -306,3 +308,29 @@ def test_a_rollback_repoints_the_deployment_and_traffic_waits_for_it(
         (traffic,) = [r for r in declared.resources if r.name.endswith("-traffic-digits")]
         assert deployment.urn in traffic.depends_on
         assert declared.named("model-digits-cnn").urn in deployment.depends_on
+
+
+def _as_preview(declared: Declared) -> dict[str, Any]:
+    """The declared resources as a first preview's steps: every one created."""
+    return {"steps": [
+        {"op": "create", "urn": r.urn or f"urn:pulumi:dev::mlstack::{r.type}::{r.name}",
+         "newState": {"type": r.type, "inputs": r.inputs}}
+        for r in declared.resources
+    ]}  # fmt: skip
+
+
+def test_the_review_reads_which_deployment_serves_the_model_from_the_azure_resources(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared = declare(project, monkeypatch, "dev", CREATE, versions={"model-digits-cnn": "4"})
+    serving = serving_of(_as_preview(declared))
+    [deployment] = declared.of(f"{ML}OnlineDeployment")
+    assert deployment.inputs["properties"]["model"].endswith("/models/digits-cnn/versions/4")
+    assert serving == {
+        "digits-cnn": (Serving("digits", "blue", 100, declared=True),),
+    }
+    # Through a registry, the deployment references the registry's version: the same model.
+    prod = {**CREATE, "workspaceName": "mlstack-prod", "mlRegistry": SHARED}
+    shared = declare(project, monkeypatch, "prod", prod, extra=_through_registry("3"),
+                     registry=HOLDS)  # fmt: skip
+    assert serving_of(_as_preview(shared)) == serving

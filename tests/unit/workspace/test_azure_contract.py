@@ -26,6 +26,7 @@ import azure.identity
 import pytest
 import requests
 from azure.core.credentials import AccessToken
+from azure.core.exceptions import ServiceRequestError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -41,6 +42,7 @@ from mlstack.workspace import azure as azure_backend
 from mlstack.workspace import register_folder
 from mlstack.workspace.asset import upload_prefix
 from mlstack.workspace.azure import AzureMLWorkspace
+from mlstack.workspace.azure_registry import service_errors
 
 WS = (
     "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/mlstack-test"
@@ -703,3 +705,13 @@ def test_no_datastore_request_until_content_is_needed(
     assert arm.calls == []
     assert ws.list_data("images") == []
     assert keys(arm.take()) == [("GET", "/data/images/versions", "All")]
+
+
+def test_an_unreachable_service_is_one_error_that_says_what_to_check() -> None:
+    """After azure-core's own retries a refused connection reaches the user as one line."""
+    with pytest.raises(WorkspaceError) as raised, service_errors("listing data asset images"):
+        raise ServiceRequestError("Connection refused")
+    assert str(raised.value).startswith(
+        "listing data asset images: Azure ML could not be reached (ServiceRequestError: "
+        "Connection refused): check the network"
+    )

@@ -13,8 +13,8 @@ from pulumi.automation.errors import create_command_error
 
 from mlstack.cli import review as cli_review
 from mlstack.project import Project
-from mlstack.review import UNKNOWN, MetricDelta, StackReview, metric_deltas, summarise
-from mlstack.review_markdown import count_line, render_markdown
+from mlstack.review.markdown import count_line, render_markdown
+from mlstack.review.summary import UNKNOWN, MetricDelta, StackReview, metric_deltas, summarise
 from mlstack.stack import Stack
 from mlstack.stack.backend import Backend
 

@@ -1,6 +1,6 @@
 """Review summaries as one pull-request comment in Markdown.
 
-Separate from :mod:`mlstack.review`, which only reads previews: this module only writes
+Separate from :mod:`mlstack.review.summary`, which only reads previews: this module only writes
 text. Tables where they help, the flagged section first, nothing but "No changes." for a
 stack that has none. Each changing or promoted model version gets its lineage graph as a
 Mermaid block (GitHub renders it in the comment), and a promoted one the command that
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from mlstack.audit.graph import render_mermaid
-from mlstack.review import (
+from mlstack.review.summary import (
     METRIC_SPLIT,
     UNKNOWN,
     MetricDelta,

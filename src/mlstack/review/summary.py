@@ -5,7 +5,7 @@ replacements and deletions first (they are the dangerous ones), then new asset v
 model versions with their metric deltas (or the earlier version a rollback returns to)
 and lineage graphs, environments, endpoint traffic, and the rest of the infrastructure
 grouped by resource type. A preview that failed keeps its error diagnostics as the stack's
-problems. ``review_markdown.render_markdown`` turns them into one PR comment. Both are
+problems. ``review.markdown.render_markdown`` turns them into one PR comment. Both are
 pure: the CLI runs pulumi (and reads promoted source versions), this module only reads its
 JSON.
 """
@@ -22,20 +22,19 @@ from typing import Any
 from mlstack.audit.graph import LineageGraph, Serving, build_graph
 from mlstack.config.models import Gate, parse_gate
 from mlstack.config.resources import RESOURCE_TYPES
+from mlstack.review.serving import serving_of
+from mlstack.review.steps import (
+    Step,
+    changing_steps,
+    kind_of,
+    short_type,
+    split,
+)
 from mlstack.workspace.asset import AssetVersion
 
-DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi's "known after apply" sentinel
-QUIET_OPS = frozenset({"same", "read", "refresh"})  # nothing in the estate changes
-# One word per resource: the engine may report one replace as several steps.
-OP_ALIASES = dict.fromkeys(
-    ("create-replacement", "delete-replaced", "discard-replaced", "import-replacement"), "replace"
-) | {"discard": "delete"}
 FLAGGED_OPS = ("replace", "delete")
 OP_ORDER = ("create", "update", "replace", "delete", "import")
-# Our dynamic resources by type name, filed where their inputs model says (a promoted model
-# is a model version like any other, promoted data a data version).
-ASSET_KINDS = {name: model.section for name, model in RESOURCE_TYPES.items()}
 METRIC_SPLIT = "test"  # the held-out split whose metrics a reviewer compares
 # The program's summary of a promoted model whose pin is content the target workspace
 # already holds as an older version than the one served (see mlstack.plan).
@@ -158,77 +157,7 @@ class StackReview:
         return bool(self.problems)
 
 
-@dataclass(frozen=True)
-class _Step:
-    """One resource's step, with what both sides of it said."""
-
-    op: str
-    type: str
-    name: str
-    old: Mapping[str, Any]  #: old inputs
-    new: Mapping[str, Any]  #: new inputs
-    old_outputs: Mapping[str, Any]
-    reasons: tuple[str, ...]
-
-    @property
-    def changed(self) -> tuple[str, ...]:
-        """Input keys that differ (the engine's reasons when it gave any)."""
-        if self.reasons:
-            return self.reasons
-        if self.op in ("create", "delete"):
-            return ()
-        keys = (set(self.old) | set(self.new)) - {"__provider"}
-        return tuple(sorted(k for k in keys if self.old.get(k) != self.new.get(k)))
-
-    def value(self, key: str) -> Any:
-        return self.new.get(key, self.old.get(key)) if self.op != "delete" else self.old.get(key)
-
-
-def _parse_step(raw: Mapping[str, Any]) -> _Step:
-    urn = str(raw.get("urn", ""))
-    # urn:pulumi:<stack>::<project>::<parent$...$type>::<name>; names may contain "::".
-    parts = urn.split("::", 3)
-    qualified = parts[2] if len(parts) > 2 else ""
-    old_state = raw.get("oldState") or {}
-    new_state = raw.get("newState") or {}
-    type_ = str(new_state.get("type") or old_state.get("type") or qualified.rsplit("$", 1)[-1])
-    detailed = raw.get("detailedDiff") or {}
-    reasons = raw.get("replaceReasons") or raw.get("diffReasons") or []
-    if not reasons and detailed:
-        reasons = sorted({key.split(".", 1)[0].split("[", 1)[0] for key in detailed})
-    op = str(raw.get("op", "same"))
-    return _Step(
-        op=OP_ALIASES.get(op, op), type=type_, name=parts[3] if len(parts) > 3 else urn,
-        old=old_state.get("inputs") or {}, new=new_state.get("inputs") or {},
-        old_outputs=old_state.get("outputs") or {}, reasons=tuple(str(r) for r in reasons),
-    )  # fmt: skip
-
-
-def _steps(preview: Mapping[str, Any]) -> list[_Step]:
-    """Changing steps, one per resource (the first step the engine reported for it)."""
-    seen: dict[str, _Step] = {}
-    for raw in preview.get("steps") or []:
-        step = _parse_step(raw)
-        if step.op not in QUIET_OPS and raw.get("urn", "") not in seen:
-            seen[str(raw.get("urn", ""))] = step
-    return list(seen.values())
-
-
-def short_type(type_: str) -> str:
-    return type_.removeprefix(DYNAMIC_PREFIX)
-
-
-def _kind(type_: str) -> str:
-    """The section a resource type belongs to."""
-    tail = type_.rsplit(":", 1)[-1]
-    if type_.startswith(DYNAMIC_PREFIX) and tail in ASSET_KINDS:
-        return ASSET_KINDS[tail]
-    if tail == "EnvironmentVersion":  # azure-native's, in stacks of earlier releases
-        return "environment"
-    return "infrastructure"
-
-
-def _digest_changed(step: _Step) -> bool:
+def _digest_changed(step: Step) -> bool:
     """Whether the step registers a new version: its inputs model's content keys differ."""
     model = RESOURCE_TYPES.get(step.type.rsplit(":", 1)[-1])
     keys = getattr(model, "content_keys", ("digest", "version_pin"))
@@ -239,7 +168,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _asset(step: _Step) -> AssetChange:
+def _asset(step: Step) -> AssetChange:
     return AssetChange(
         name=str(step.value("name") or step.name), op=step.op, new_version=_digest_changed(step),
         from_version=str(step.old_outputs.get("version") or ""),
@@ -278,7 +207,7 @@ def _promotion(inputs: Mapping[str, Any]) -> Promotion | None:
 
 
 def _planned(
-    step: _Step, new_version: bool, promotion: Promotion | None, rollback_to: str = ""
+    step: Step, new_version: bool, promotion: Promotion | None, rollback_to: str = ""
 ) -> AssetVersion | None:
     """The model version the step would register (or, for a rollback, serve again), from
     its inputs (no I/O)."""
@@ -308,29 +237,7 @@ def _gates(inputs: Mapping[str, Any]) -> tuple[Gate, ...]:
     return tuple(g for g in found if g is not None)
 
 
-def serving_of(preview: Mapping[str, Any]) -> dict[str, tuple[Serving, ...]]:
-    """Model name → the endpoint deployments serving it after the preview's changes,
-    from every endpoint resource (changing or not) of the stack's own endpoints."""
-    found: dict[str, list[Serving]] = {}
-    for raw in preview.get("steps") or []:
-        step = _parse_step(raw)
-        if step.op == "delete" or _kind(step.type) != "endpoint":
-            continue
-        inputs = step.new or step.old
-        traffic = _split(inputs.get("traffic"))
-        deployments = inputs.get("deployments")
-        if not isinstance(deployments, dict):
-            continue
-        for name, deployment in sorted(deployments.items()):
-            model = deployment.get("model") if isinstance(deployment, dict) else None
-            if model:
-                served = Serving(str(inputs.get("name") or step.name), str(name),
-                                 dict(traffic).get(str(name), 0))  # fmt: skip
-                found.setdefault(str(model), []).append(served)
-    return {model: tuple(items) for model, items in found.items()}
-
-
-def _model(step: _Step, stack: str, serving: Mapping[str, tuple[Serving, ...]]) -> ModelChange:
+def _model(step: Step, stack: str, serving: Mapping[str, tuple[Serving, ...]]) -> ModelChange:
     old_metrics = _metrics(step.old) if step.op != "create" else {}
     summary = str(step.value("metrics_change") or "")
     rollback = ROLLBACK.match(summary) if step.op == "update" else None
@@ -355,7 +262,7 @@ def _image(inputs: Mapping[str, Any]) -> str:
     return str(inputs.get("image") or (nested.get("image") if isinstance(nested, dict) else ""))
 
 
-def _environment(step: _Step) -> EnvironmentChange:
+def _environment(step: Step) -> EnvironmentChange:
     return EnvironmentChange(
         name=str(step.value("name") or step.name), op=step.op,
         from_version=str(step.old_outputs.get("version") or ""),
@@ -363,17 +270,11 @@ def _environment(step: _Step) -> EnvironmentChange:
     )  # fmt: skip
 
 
-def _split(value: Any) -> tuple[tuple[str, int], ...]:
-    if not isinstance(value, dict):
-        return ()
-    return tuple(sorted((str(k), int(v)) for k, v in value.items() if isinstance(v, int | float)))
-
-
-def _traffic(step: _Step) -> TrafficChange:
+def _traffic(step: Step) -> TrafficChange:
     name = step.value("name") or step.value("endpoint") or step.name
     return TrafficChange(
-        endpoint=str(name), op=step.op, old=_split(step.old.get("traffic")),
-        new=_split(step.new.get("traffic")), changed=step.changed,
+        endpoint=str(name), op=step.op, old=split(step.old.get("traffic")),
+        new=split(step.new.get("traffic")), changed=step.changed,
     )  # fmt: skip
 
 
@@ -388,12 +289,12 @@ def _diagnostics(preview: Mapping[str, Any], severity: str) -> tuple[str, ...]:
 
 def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
     """Sort one stack's preview JSON into what a reviewer needs to read."""
-    steps = _steps(preview)
+    steps = changing_steps(preview)
     serving = serving_of(preview)
     attention, assets, models, envs, endpoints, infra = [], [], [], [], [], []
     components: list[AssetChange] = []
     for step in steps:
-        kind = _kind(step.type)
+        kind = kind_of(step.type)
         if step.op in FLAGGED_OPS:
             if kind == "infrastructure":
                 kind, name = short_type(step.type), step.name
