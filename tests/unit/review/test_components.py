@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlstack.review import summarise
-from mlstack.review_markdown import render_markdown
-from tests.unit.test_review import DYN, preview, step
+from mlstack.review import render_markdown, summarise
+from tests.unit.review.test_summary import DYN, preview, step
 
 
 def component(digest: str, changes: str, **more: Any) -> dict[str, Any]:
