@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.config.assets import DataSpec
+from mlstack.config.components import ComponentSpec, component_digest, spec_changes
 from mlstack.config.endpoints import EndpointSpec
 from mlstack.config.environments import EnvironmentSpec
 from mlstack.config.models import ModelSpec
 from mlstack.config.resources import (
+    ComponentInputs,
     DataInputs,
     DeploymentInputs,
     EndpointInputs,
@@ -150,6 +152,39 @@ def plan_environments(ctx: PlanContext, specs: tuple[EnvironmentSpec, ...]) -> l
     for spec in specs:
         inputs = EnvironmentInputs(
             **ctx.base(spec.name), image=spec.image, conda=spec.conda, digest=spec.digest,
+            description=spec.description, tags=spec.tags, version_pin=spec.version or "",
+        )  # fmt: skip
+        planned.append(Planned(spec.name, inputs))
+    return planned
+
+
+def component_changes(ws: Workspace, spec: ComponentSpec, manifest: Manifest, digest: str) -> str:
+    """How the component differs from its latest version: ``code: 2 changed; command changed``."""
+    try:
+        latest = ws.registry("component").get(spec.name)
+    except NotFoundError:
+        return f"new component ({manifest.changes_since(None)})"
+    if latest.digest == digest:
+        return f"no changes (version {latest.version})"
+    parts = spec_changes(dict(latest.properties.get("spec") or {}), spec.spec)
+    if latest.properties.get("code_digest") != manifest.digest:
+        earlier = ws.registry("component").manifest(spec.name, latest.version)
+        code = manifest.changes_since(earlier)
+        parts.insert(0, f"code: {code}")
+    return f"{'; '.join(parts) or 'metadata only'} since version {latest.version}"
+
+
+def plan_components(ctx: PlanContext, specs: tuple[ComponentSpec, ...]) -> list[Planned]:
+    planned = []
+    for spec in specs:
+        manifest = ctx.scan(spec.code, spec.file)
+        if manifest is None:
+            continue
+        digest = component_digest(spec.spec, manifest.digest)
+        inputs = ComponentInputs(
+            **ctx.base(spec.name), spec=spec.spec, digest=digest, code_digest=manifest.digest,
+            source=str(spec.code), files=manifest.files, bytes=manifest.bytes,
+            changes=component_changes(ctx.ws, spec, manifest, digest),
             description=spec.description, tags=spec.tags, version_pin=spec.version or "",
         )  # fmt: skip
         planned.append(Planned(spec.name, inputs))

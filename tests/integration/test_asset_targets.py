@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
 from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.content.blobstore import BlobEndpoint
@@ -241,3 +242,40 @@ def test_a_preview_before_the_workspace_exists_plans_against_an_empty_one(  # no
     creates = sorted(s["urn"].rsplit("::", 1)[1] for s in preview["steps"] if s["op"] == "create")
     assert [c for c in creates if c.startswith("data-")] == [f"data-{n}" for n in DATA]
     cli.run("stack", "rm", "--yes", "--force", cli.stack, check=False)
+
+
+def _component_changes(cli: Pulumi) -> str:
+    steps = [s for s in cli.preview_steps() if s.get("urn", "").endswith("component-train_digits")]
+    assert len(steps) == 1, steps
+    return str(steps[0]["newState"]["inputs"]["changes"])
+
+
+def test_a_component_is_versioned_by_its_parsed_spec_and_its_code(
+    target: Target, project: Project
+) -> None:
+    cli = target.cli
+    shutil.copytree(project.root / "assets" / "components", cli.cwd / "assets" / "components")
+    shutil.copytree(project.root / "training", cli.cwd / "training",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    spec = cli.cwd / "assets" / "components" / "train.yaml"
+
+    cli.run("up", "--yes")
+    assert cli.outputs()["components"] == {"train_digits": "azureml:train_digits:1"}
+    cli.run("preview", "--expect-no-changes")
+
+    # A reformat: comments gone, keys sorted, the folded command one plain line.
+    spec.write_text(yaml.safe_dump(yaml.safe_load(spec.read_text()), sort_keys=True, width=4096))
+    cli.run("preview", "--expect-no-changes")
+
+    train = cli.cwd / "training" / "train.py"
+    train.write_text(train.read_text() + "\n# a changed line\n")
+    assert _component_changes(cli) == "code: 1 changed since version 1"
+    cli.run("up", "--yes")
+    assert cli.outputs()["components"] == {"train_digits": "azureml:train_digits:2"}
+
+    components = target.workspace().registry("component")
+    latest = components.get("train_digits")
+    assert latest.version == "2"
+    assert latest.properties["spec"]["inputs"]["epochs"] == {"type": "integer", "default": 8}
+    code = components.manifest("train_digits", "2")
+    assert {"train.py", "score.py", "prepare_data.py"} <= {e.path for e in code.entries}

@@ -382,3 +382,37 @@ def test_a_fault_of_the_service_is_a_500_and_is_kept(
     assert answer.json()["error"]["message"] == "loopback service bug: KeyError('boom')"
     assert "KeyError: 'boom'" in azureml_service.failures[-1]
     del azureml_service.failures[before:]  # expected here: the session teardown checks the rest
+
+
+def test_component_versions_are_write_once_and_point_at_code_versions(
+    azureml_service: AzureMLService, azureml_workspace: WorkspaceRef, azureml_env: dict[str, str]
+) -> None:
+    from azure.ai.ml.entities import CommandComponent  # noqa: PLC0415 - only this test
+    from azure.ai.ml.entities._assets import Code  # noqa: PLC0415
+
+    ws, ml = azureml_workspace, client(azureml_workspace)
+    ml.environments.create_or_update(Environment(name="env", version="1", image="python:3.11"))
+    code = ml._code.create_or_update(Code(name="c", version="1", path=uri(ws, "code")))
+    with pytest.raises(HttpResponseError) as moved:
+        ml._code.create_or_update(Code(name="c", version="1", path=uri(ws, "elsewhere")))
+    assert moved.value.error.message == "Asset paths cannot be updated."  # type: ignore[union-attr]
+
+    def component(command: str, **kw: Any) -> CommandComponent:
+        return CommandComponent(name="train", version="1", command=command, code=code.id,
+                                environment="env:1", **kw)  # fmt: skip
+
+    created = ml.components.create_or_update(component("python train.py"))
+    assert created.code.endswith("/codes/c/versions/1") and created.environment.endswith(
+        "/environments/env/versions/1"
+    )
+    with pytest.raises(ResourceExistsError) as caught:
+        ml.components.create_or_update(component("python other.py"))
+    assert caught.value.status_code == 409
+    again = ml.components.create_or_update(component("python train.py", description="same"))
+    assert (again.version, again.description) == ("1", "same")
+
+    ml.components.archive("train", version="1")
+    assert [c.version for c in ml.components.list("train")] == []
+    assert [c.version for c in ml.components.list("train", list_view_type=ListViewType.ALL)] == [
+        "1"
+    ]

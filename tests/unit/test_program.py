@@ -44,7 +44,7 @@ def test_the_local_stack_declares_no_azure_native_resource(
 ) -> None:
     """Offline means offline: no azure-native plugin is needed to preview a local stack."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    for kind in ("environments", "models", "compute", "endpoints"):  # every kind but data,
+    for kind in ("environments", "models", "compute", "endpoints", "components"):  # all but data,
         shutil.copytree(ROOT / "assets" / kind, tmp_path / "assets" / kind)  # which needs files
     shutil.copytree(ROOT / "training", tmp_path / "training")  # the endpoints' scoring code
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
@@ -59,4 +59,5 @@ def test_the_local_stack_declares_no_azure_native_resource(
     run()
     assert "pulumi-python:dynamic/mlstack:Workspace" in mocks.types
     assert "pulumi-python:dynamic/mlstack:EnvironmentVersion" in mocks.types
+    assert "pulumi-python:dynamic/mlstack:ComponentVersion" in mocks.types
     assert not [t for t in mocks.types if t.startswith("azure-native:")]

@@ -55,9 +55,17 @@ __all__ = [
     "find_drift",
 ]
 
-KINDS = ("data", "model", "environment")
-FOLDERS = {"data": "assets/data", "model": "assets/models", "environment": "assets/environments"}
-NOUNS = {"data": "data", "model": "model", "environment": "env"}  # `mlstack <noun> …`
+KINDS = ("data", "model", "environment", "component")
+FOLDERS = {
+    "data": "assets/data", "model": "assets/models", "environment": "assets/environments",
+    "component": "assets/components",
+}  # fmt: skip
+NOUNS = {
+    "data": "data",
+    "model": "model",
+    "environment": "env",
+    "component": "component",
+}  # `mlstack <noun> …`
 FindingKind = Literal["orphan", "missing", "archived", "content", "traffic", "not-serving"]
 
 

@@ -14,6 +14,7 @@ from mlstack.cli.batch import batch_app
 from mlstack.cli.drift import drift_command
 from mlstack.cli.endpoint import endpoint_app
 from mlstack.cli.inspect import (
+    component_app,
     compute_app,
     data_app,
     datastore_app,
@@ -46,6 +47,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(compute_app, name="compute")
+app.add_typer(component_app, name="component")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(job_app, name="job")
 app.add_typer(batch_app, name="batch")

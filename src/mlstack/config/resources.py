@@ -24,6 +24,7 @@ from mlstack.config.locator import Locator, locator_of
 __all__ = [
     "RESOURCE_TYPES",
     "AssetInputs",
+    "ComponentInputs",
     "DataInputs",
     "DeploymentInputs",
     "EndpointInputs",
@@ -147,6 +148,25 @@ class EnvironmentInputs(AssetInputs):
     conda: Any = None
 
 
+class ComponentInputs(AssetInputs):
+    """A command component: its canonical spec and its code folder, one digest over both."""
+
+    resource_type: ClassVar[str] = "ComponentVersion"
+    section: ClassVar[str] = "component"
+    kind: ClassVar[str] = "component"
+
+    spec: dict[str, Any] = Field(default_factory=dict)
+    """The parsed spec in canonical form (command, inputs, outputs, environment, ...)."""
+    code_digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    """The code folder's manifest digest, checked again at ``pulumi up``."""
+    source: str
+    """The code folder, read at ``pulumi up`` (where it sits here is not desired state)."""
+    files: int = 0
+    bytes: int = 0
+    changes: str = ""
+    """How it differs from the latest version, e.g. ``code: 2 changed; inputs: +threshold``."""
+
+
 class PromotedInputs(AssetInputs):
     """A version copied from another stack's workspace, pinned by digest."""
 
@@ -217,7 +237,7 @@ RESOURCE_TYPES: dict[str, type[ResourceInputs]] = {
     model.resource_type: model
     for model in (
         DataInputs, ModelInputs, EnvironmentInputs, PromotedDataInputs, PromotedModelInputs,
-        EndpointInputs,
+        EndpointInputs, ComponentInputs,
     )
 }  # fmt: skip
 """Every mlstack resource's inputs model, by its type name."""

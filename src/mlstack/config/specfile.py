@@ -13,6 +13,7 @@ a preview fails once with the whole list and nothing is declared.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ Loader = Literal[
     "load_online_deployment",
     "load_batch_endpoint",
     "load_batch_deployment",
+    "load_component",
 ]
 """The azure-ai-ml loaders mlstack reads spec files with."""
 FieldReasons = Callable[[str, str], str | None]
@@ -181,6 +183,9 @@ def loader_problems(error: Exception, kind: SpecKind) -> Iterator[tuple[str, str
             yield field, schema_reason(field, " ".join(messages), kind)
     elif isinstance(cause, yaml.MarkedYAMLError):
         yield syntax_problem(cause)
+    elif (listed := _listed_errors(error)) is not None:
+        for field, message in listed:
+            yield field, schema_reason(field, message, kind)
     elif not isinstance(error, marshmallow.ValidationError):
         message = str(getattr(error, "message", error)).strip()
         empty = "yaml file is empty" in message.lower()
@@ -194,6 +199,26 @@ def loader_problems(error: Exception, kind: SpecKind) -> Iterator[tuple[str, str
             yield "", f"azure-ai-ml cannot load it: {message}"
     else:
         yield "", f"azure-ai-ml rejects it: {error} (see {kind.rejects_help or kind.help_url})"
+
+
+def _listed_errors(error: Exception) -> list[tuple[str, str]] | None:
+    """(path, message) pairs of a validation result azure-ai-ml raises as JSON text.
+
+    ``load_component`` reports its schema failures so: one ValidationError whose text
+    holds ``{"result": "Failed", "errors": [{"path", "message"}, ...]}``.
+    """
+    text = str(error)
+    start = text.find('{\n  "result"')
+    if not isinstance(error, marshmallow.ValidationError) or start < 0:
+        return None
+    try:
+        result, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return None
+    errors = result.get("errors") if isinstance(result, dict) else None
+    if not isinstance(errors, list) or not errors:
+        return None
+    return [(str(e.get("path", "")), str(e.get("message", ""))) for e in errors]
 
 
 def schema_reason(field: str, said: str, kind: SpecKind) -> str:

@@ -15,12 +15,14 @@ import pulumi
 
 from mlstack.config.assets import DataSpec, load_data_specs
 from mlstack.config.batch import BatchEndpointSpec, load_batch_specs
+from mlstack.config.components import ComponentSpec, load_component_specs
 from mlstack.config.compute import ComputeSpec, load_compute_specs
 from mlstack.config.endpoints import EndpointSpec, load_endpoint_specs
 from mlstack.config.environments import EnvironmentSpec, load_environment_specs
 from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.config.models import ModelSpec, load_model_specs
 from mlstack.config.resources import (
+    ComponentInputs,
     DataInputs,
     EnvironmentInputs,
     ModelInputs,
@@ -33,12 +35,14 @@ from mlstack.errors import ConfigError, Problem
 from mlstack.plan import (
     PlanContext,
     Planned,
+    plan_components,
     plan_data,
     plan_endpoints,
     plan_environments,
     plan_models,
 )
 from mlstack.project import Project
+from mlstack.providers.component import ComponentVersion
 from mlstack.providers.data_asset import DataAsset
 from mlstack.providers.environment import EnvironmentVersion
 from mlstack.providers.model_version import ModelVersion
@@ -57,6 +61,7 @@ class Specs:
     models: tuple[ModelSpec, ...]
     endpoints: tuple[EndpointSpec, ...]
     compute: tuple[ComputeSpec, ...]
+    components: tuple[ComponentSpec, ...] = ()
     batch: tuple[BatchEndpointSpec, ...] = ()
     """Batch endpoints: declared on Azure, run by ``mlstack batch invoke`` locally."""
 
@@ -67,6 +72,7 @@ class Plan:
     environments: list[Planned]
     models: list[Planned]
     endpoints: list[Planned]
+    components: list[Planned]
 
 
 def load_specs(config: StackConfig, project: Project) -> Specs:
@@ -75,6 +81,9 @@ def load_specs(config: StackConfig, project: Project) -> Specs:
     loaded: list[tuple[Any, ...]] = []
     loaders: list[Callable[[Any], tuple[Any, ...]]] = [
         load_data_specs, load_environment_specs, load_model_specs, load_endpoint_specs,
+        load_component_specs,
+        # Checked on both targets: a broken batch file fails the preview, not an invoke.
+        load_batch_specs,
     ]  # fmt: skip
     if config.target == "azure":
         loaders.append(load_compute_specs)
@@ -84,15 +93,11 @@ def load_specs(config: StackConfig, project: Project) -> Specs:
         except ConfigError as error:
             problems += error.problems
             loaded.append(())
-    try:  # checked on both targets: a broken batch file fails the preview, not an invoke
-        batch = load_batch_specs(project.root)
-    except ConfigError as error:
-        problems += error.problems
-        batch = ()
     if problems:
         raise ConfigError(problems)
-    compute = loaded[4] if len(loaded) > 4 else ()
-    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], compute, batch)
+    compute = loaded[6] if len(loaded) > 6 else ()
+    return Specs(loaded[0], loaded[1], loaded[2], loaded[3], compute, components=loaded[4],
+                 batch=loaded[5])  # fmt: skip
 
 
 def planning_workspace(config: StackConfig, project: Project, opener: Opener) -> Workspace:
@@ -113,9 +118,10 @@ def plan(config: StackConfig, project: Project, specs: Specs, ws: Workspace) -> 
         models = plan_models(ctx, specs.models)
         endpoints = plan_endpoints(ctx, specs.endpoints, models) if config.target == "local" else []
         environments = plan_environments(ctx, specs.environments)
+        components = plan_components(ctx, specs.components)
     if ctx.problems:
         raise ConfigError(ctx.problems)
-    return Plan(data, environments, models, endpoints)
+    return Plan(data, environments, models, endpoints, components)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class Assets:
     data: dict[str, DataAsset | PromotedData]
     environments: dict[str, EnvironmentVersion]
     models: dict[str, ModelVersion | PromotedModel]
+    components: dict[str, ComponentVersion]
 
 
 def declare_assets(planned: Plan, opts: pulumi.ResourceOptions) -> Assets:
@@ -149,7 +156,17 @@ def declare_assets(planned: Plan, opts: pulumi.ResourceOptions) -> Assets:
             models[item.name] = ModelVersion(f"model-{item.name}", item.inputs, opts)
         if item.info and item.name in models:
             pulumi.log.info(item.info, resource=models[item.name])
-    return Assets(data, envs, models)
+    # After the environments: Azure ML resolves a component's `environment:` when it is
+    # registered, so the version it names must exist by then.
+    after_envs = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=[*envs.values()])
+    )
+    components = {
+        p.name: ComponentVersion(f"component-{p.name}", p.inputs, after_envs)
+        for p in planned.components
+        if isinstance(p.inputs, ComponentInputs)
+    }
+    return Assets(data, envs, models, components)
 
 
 def export_assets(config: StackConfig, assets: Assets) -> None:
@@ -161,6 +178,8 @@ def export_assets(config: StackConfig, assets: Assets) -> None:
          for n, a in assets.data.items()},
     )  # fmt: skip
     pulumi.export("environments", {n: e.reference for n, e in assets.environments.items()})
+    if assets.components:  # no new output for stacks that declare none
+        pulumi.export("components", {n: c.reference for n, c in assets.components.items()})
     pulumi.export(
         "models",
         {n: {"version": m.version, "uri": m.uri, "digest": m.digest, "metrics": m.metrics_change}

@@ -106,6 +106,11 @@ def _tables(review: StackReview) -> list[tuple[str, tuple[str, ...], list[Row]]]
          [(f"`{e.name}`", _version(e.op, "digest" in e.changed, e.from_version),
            " → ".join(dict.fromkeys(i for i in e.image if i)), _keys(e.changed))
           for e in review.environments]),
+        ("Components", ("Component", "Version", "Code", "Change"),
+         [(f"`{c.name}`", _version(c.op, c.new_version, c.from_version),
+           "" if c.files is None else f"{c.files} files, {_size(c.bytes)}".rstrip(", "),
+           c.summary if c.new_version else f"metadata: {_keys(c.changed)}")
+          for c in review.components]),
         ("Endpoint traffic", ("Endpoint", "Action", "Traffic before", "Traffic after", "Changed"),
          [(f"`{t.endpoint}`", t.op, _traffic_text(t.old) if t.op != "create" else "",
            _traffic_text(t.new), _keys(t.changed)) for t in review.endpoints]),

@@ -146,6 +146,7 @@ class StackReview:
     infrastructure: tuple[ResourceChange, ...]  #: sorted by type, then name
     problems: tuple[str, ...]  #: error diagnostics: the preview failed
     warnings: tuple[str, ...]
+    components: tuple[AssetChange, ...] = ()  #: component versions: spec and code changes
 
     @property
     def total(self) -> int:
@@ -291,6 +292,7 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
     steps = changing_steps(preview)
     serving = serving_of(preview)
     attention, assets, models, envs, endpoints, infra = [], [], [], [], [], []
+    components: list[AssetChange] = []
     for step in steps:
         kind = kind_of(step.type)
         if step.op in FLAGGED_OPS:
@@ -301,6 +303,8 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
             attention.append(ResourceChange(kind, name, step.op, step.changed))
         elif kind == "data asset":
             assets.append(_asset(step))
+        elif kind == "component":
+            components.append(_asset(step))
         elif kind == "model":
             models.append(_model(step, stack, serving))
         elif kind == "environment":
@@ -320,4 +324,5 @@ def summarise(stack: str, preview: Mapping[str, Any]) -> StackReview:
         endpoints=tuple(sorted(endpoints, key=lambda e: e.endpoint)),
         infrastructure=tuple(sorted(infra, key=lambda i: (i.kind, i.name))),
         problems=_diagnostics(preview, "error"), warnings=_diagnostics(preview, "warning"),
+        components=tuple(sorted(components, key=lambda c: c.name)),
     )  # fmt: skip

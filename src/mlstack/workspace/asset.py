@@ -106,3 +106,14 @@ class WorkspaceInfo:
             "tags": dict(sorted(self.tags.items())),
             "created_at": self.created_at,
         }
+
+
+def content_digest(version: AssetVersion) -> str:
+    """The digest its files are stored under: a component's code folder's, else its own.
+
+    A component version's digest covers its spec too, so its files sit where the code
+    folder's manifest digest says (``properties.code_digest``).
+    """
+    if version.kind == "component":
+        return str(version.properties.get("code_digest") or version.digest)
+    return version.digest

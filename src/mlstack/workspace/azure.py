@@ -30,7 +30,14 @@ from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.manifest import Manifest
 from mlstack.content.transfer import marker_name
 from mlstack.errors import NotFoundError, WorkspaceError
-from mlstack.workspace.asset import AssetVersion, DataVersion, datastore_uri, upload_prefix
+from mlstack.workspace.asset import (
+    AssetVersion,
+    DataVersion,
+    content_digest,
+    datastore_uri,
+    upload_prefix,
+)
+from mlstack.workspace.azure_components import AzureComponentRegistry
 from mlstack.workspace.azure_datastore import Datastore, resolve_datastore
 from mlstack.workspace.azure_registry import AzureRegistry, service_errors
 
@@ -60,6 +67,7 @@ class AzureMLWorkspace:
         self.data = AzureRegistry(client.data, "data", self.manifest)
         self.models = AzureRegistry(client.models, "model", self.manifest)
         self.environments = AzureRegistry(client.environments, "environment", self.manifest)
+        self.components = AzureComponentRegistry(client, self.manifest)
         self._datastore_name = datastore
         self._identity = identity
         self._blob_url = blob_url
@@ -139,9 +147,14 @@ class AzureMLWorkspace:
         return datastore_uri(prefix, self.datastore)
 
     def registry(self, kind: str) -> AzureRegistry:
-        registries = {"data": self.data, "model": self.models, "environment": self.environments}
+        registries: dict[str, AzureRegistry] = {
+            "data": self.data, "model": self.models, "environment": self.environments,
+            "component": self.components,
+        }  # fmt: skip
         if kind not in registries:
-            raise WorkspaceError(f"unknown asset kind {kind!r}: use data, model or environment")
+            raise WorkspaceError(
+                f"unknown asset kind {kind!r}: use data, model, environment or component"
+            )
         return registries[kind]
 
     def _marker(self, prefix: str) -> Manifest | None:
@@ -156,15 +169,16 @@ class AzureMLWorkspace:
     def manifest(self, kind: str, name: str, version: str) -> Manifest:
         """The files of a stored version, read from its completion marker."""
         found = self.registry(kind).get(name, version)
-        manifest = self._marker(upload_prefix(found.digest, name)) if found.files else None
+        digest = content_digest(found)
+        manifest = self._marker(upload_prefix(digest, name)) if found.files else None
         if manifest is None:
             raise NotFoundError(
                 f"{kind} asset {name}:{version} has no files in this workspace's datastore"
             )
-        if manifest.digest != found.digest:
+        if manifest.digest != digest:
             raise WorkspaceError(
                 f"{kind} asset {name}:{version}: the datastore's manifest has digest "
-                f"{manifest.digest}, the version says {found.digest}; its files were changed "
+                f"{manifest.digest}, the version says {digest}; its files were changed "
                 "outside mlstack: register the folder again"
             )
         return manifest
@@ -173,7 +187,7 @@ class AzureMLWorkspace:
         known: dict[str, str] = {}
         newest = [v for v in reversed(versions) if v.files][:KNOWN_VERSIONS]
         for version in newest:
-            prefix = upload_prefix(version.digest, version.name)
+            prefix = upload_prefix(content_digest(version), version.name)
             manifest = self._marker(prefix)
             for entry in manifest.entries if manifest else ():
                 known.setdefault(entry.sha256, f"{prefix}/{entry.path}")

@@ -132,7 +132,7 @@ def decode_properties(encoded: Mapping[str, str] | None) -> dict[str, Any]:
     }
 
 
-def _created(entity: Any) -> str:
+def created_at(entity: Any) -> str:
     stamp = getattr(getattr(entity, "creation_context", None), "created_at", None)
     if isinstance(stamp, datetime):
         return stamp.isoformat(timespec="seconds")
@@ -189,7 +189,7 @@ class AzureRegistry:
             name=entity.name, version=str(entity.version), type=str(type_), uri=uri,
             digest=raw.get(DIGEST, ""), files=int(raw.get(FILES, 0)), bytes=int(raw.get(BYTES, 0)),
             description=entity.description or "", tags=dict(entity.tags or {}),
-            archived=archived, created_at=_created(entity), kind=self.kind,
+            archived=archived, created_at=created_at(entity), kind=self.kind,
             properties=properties, stage=getattr(entity, "stage", None) or "",
         )  # fmt: skip
 

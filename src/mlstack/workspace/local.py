@@ -51,6 +51,7 @@ class LocalWorkspace:
         self.data = Registry(self.catalog, "data")
         self.models = Registry(self.catalog, "model")
         self.environments = Registry(self.catalog, "environment")
+        self.components = Registry(self.catalog, "component")
 
     @property
     def endpoint(self) -> BlobEndpoint:
@@ -64,9 +65,12 @@ class LocalWorkspace:
         return self.catalog.exists()
 
     def registry(self, kind: str) -> Registry:
-        registries = {"data": self.data, "model": self.models, "environment": self.environments}
+        registries = {"data": self.data, "model": self.models,
+                      "environment": self.environments, "component": self.components}  # fmt: skip
         if kind not in registries:
-            raise WorkspaceError(f"unknown asset kind {kind!r}: use data, model or environment")
+            raise WorkspaceError(
+                f"unknown asset kind {kind!r}: use data, model, environment or component"
+            )
         return registries[kind]
 
     @classmethod

@@ -113,6 +113,7 @@ class EmptyWorkspace:
         self.data = _EmptyRegistry("data", where)
         self.models = _EmptyRegistry("model", where)
         self.environments = _EmptyRegistry("environment", where)
+        self.components = _EmptyRegistry("component", where)
 
     @property
     def container(self) -> str:
@@ -130,7 +131,8 @@ class EmptyWorkspace:
         return False
 
     def registry(self, kind: str) -> AssetRegistry:
-        return {"data": self.data, "model": self.models, "environment": self.environments}[kind]
+        return {"data": self.data, "model": self.models, "environment": self.environments,
+                "component": self.components}[kind]  # fmt: skip
 
     def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
         return {}

@@ -110,7 +110,8 @@ class Workspace(Protocol):
         ...
 
     def registry(self, kind: str) -> AssetRegistry:
-        """The registry of ``kind``: ``data``, ``model`` or ``environment``."""
+        """The registry of ``kind``: ``data``, ``model`` or ``environment`` (and
+        ``component`` on the local emulator only, so far)."""
         ...
 
     def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:

@@ -52,19 +52,21 @@ def register_folder(
     stage: str = "",
     version: str | None = None,
     progress: bool = False,
+    digest: str | None = None,
 ) -> Registered:
     """Store the folder ``root`` (scanned as ``manifest``), then register it as ``name``.
 
     Only content the datastore lacks is sent; what earlier versions of ``name`` hold is
-    copied server-side.
+    copied server-side. ``digest`` is the version's digest when it covers more than the
+    folder (a component's spec and code); the files still land under the folder's own.
     """
     prefix = upload_prefix(manifest.digest, name)
     known = ws.stored_content(name, kind)  # the name's versions first: digest look-up
     report = upload(root, manifest, ws.endpoint, ws.container, prefix, known, progress=progress)
     found, new = ws.registry(kind).register(
-        name, type_=type_, uri=datastore_uri(prefix, ws.datastore), digest=manifest.digest,
-        manifest=manifest, properties=properties, description=description, tags=tags,
-        stage=stage, version=version,
+        name, type_=type_, uri=datastore_uri(prefix, ws.datastore),
+        digest=digest or manifest.digest, manifest=manifest, properties=properties,
+        description=description, tags=tags, stage=stage, version=version,
     )  # fmt: skip
     return Registered(found, new, report)
 

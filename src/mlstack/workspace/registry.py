@@ -29,6 +29,7 @@ IMMUTABLE = {
     "data": "Asset paths cannot be updated.",
     "model": "Model version content is immutable; only description, tags and stage change.",
     "environment": "Conflict (409): an environment version's image and conda file are immutable.",
+    "component": "Conflict (409): a component version's spec and code are immutable.",
 }
 
 

@@ -80,6 +80,11 @@ class Kind:
     container_properties: Any
     properties_model: Any
     paths: tuple[str, ...]
+    required: str = ""
+    """A property a version PUT must carry (``componentSpec``, ``codeUri``), or none."""
+    mutable_keys: tuple[str, ...] = ()
+    """Keys inside a create-only mapping that may still change (a component spec's
+    ``description`` and ``tags``, which ``az ml component update`` changes)."""
 
     @property
     def frozen(self) -> dict[str, str]:
@@ -95,6 +100,10 @@ KINDS = {
                          rest.EnvironmentContainer, rest.EnvironmentContainerProperties,
                          rest.EnvironmentVersionProperties, ()),
 }  # fmt: skip
+# Components and their code assets (``components.py``) join the kinds above.
+from tests.support.azureml.components import COMPONENT_KINDS  # noqa: E402
+
+KINDS |= COMPONENT_KINDS
 BY_LABEL = {kind.label: kind for kind in KINDS.values()}
 
 
@@ -191,15 +200,23 @@ class Catalog:
                 raise user_error(f"Data asset {name}:{version} needs a dataUri.")
         if self.kind.segment == "environments" and not (props.image or props.build):
             raise user_error(f"Environment {name}:{version} needs an image or a build context.")
+        if self.kind.required and not getattr(props, self.kind.required, None):
+            raise user_error(f"The {self.kind.label} {name}:{version} needs {self.kind.required}.")
         return resource
+
+    def _frozen_part(self, value: Any) -> Any:
+        if isinstance(value, dict) and self.kind.mutable_keys:
+            return {k: v for k, v in value.items() if k not in self.kind.mutable_keys}
+        return value
 
     def _check_unchanged(self, name: str, version: str, old: Any, new: Any) -> None:
         changed = [
             (attr, rest_name)
             for attr, rest_name in self.kind.frozen.items()
             if getattr(new.properties, attr, None) is not None
-            and not _same(getattr(old.properties, attr, None), getattr(new.properties, attr))
-        ]
+            and not _same(self._frozen_part(getattr(old.properties, attr, None)),
+                          self._frozen_part(getattr(new.properties, attr)))
+        ]  # fmt: skip
         if any(attr in self.kind.paths for attr, _ in changed):
             raise user_error(ASSET_PATHS)
         if changed:
@@ -221,7 +238,8 @@ class Catalog:
         if old is not None:
             self._check_unchanged(name, version, old.resource, resource)
             created = old.resource.system_data.created_at
-            if self.kind.segment != "data" and resource.properties.stage is None:
+            staged = self.kind.segment in ("models", "environments")
+            if staged and resource.properties.stage is None:
                 resource.properties.stage = old.resource.properties.stage
         else:
             created = stamp

@@ -45,7 +45,7 @@ AZURE = SETTINGS.locator
 DIGEST = {n: f"sha256:{n * 64}" for n in "abcdef"}
 PREFIX = f"urn:pulumi:{STACK}::mlstack::mlstack:local:Platform$pulumi-python:dynamic/mlstack:"
 LOGICAL = {"DataAsset": "data", "PromotedData": "data", "ModelVersion": "model",
-           "EnvironmentVersion": "env"}  # fmt: skip
+           "EnvironmentVersion": "env", "ComponentVersion": "component"}  # fmt: skip
 SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
           "ciphertext": "v1:opaque"}  # fmt: skip
 

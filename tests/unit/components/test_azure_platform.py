@@ -136,6 +136,7 @@ EXPECTED = [
     f"{DYNAMIC}DataAsset",
     f"{DYNAMIC}EnvironmentVersion",
     f"{DYNAMIC}ModelVersion",
+    f"{DYNAMIC}ComponentVersion",
 ]
 
 

@@ -171,6 +171,7 @@ def test_every_resource_type_has_its_model_and_review_section() -> None:
     assert {name: model.section for name, model in RESOURCE_TYPES.items()} == {
         "DataAsset": "data asset", "ModelVersion": "model", "EnvironmentVersion": "environment",
         "PromotedData": "data asset", "PromotedModel": "model", "LocalEndpoint": "endpoint",
+        "ComponentVersion": "component",
     }  # fmt: skip
     assert all(issubclass(m, ResourceInputs) for m in RESOURCE_TYPES.values())
     assert EnvironmentInputs.kind == "environment" and PromotedDataInputs.kind == "data"

@@ -33,7 +33,9 @@ from tests.support.pulumi_mocks import (
 )
 
 ML = "azure-native:machinelearningservices:"
-ASSET_TYPES = {f"{DYNAMIC}{t}" for t in ("DataAsset", "EnvironmentVersion", "ModelVersion")}
+ASSET_TYPES = {
+    f"{DYNAMIC}{t}" for t in ("DataAsset", "EnvironmentVersion", "ModelVersion", "ComponentVersion")
+}
 CREATE = {
     "subscriptionId": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
     "resourceGroup": "mlstack-dev",
@@ -91,9 +93,12 @@ def test_every_asset_resource_waits_for_the_workspace_datastore_and_write_access
     declared = declare(project, monkeypatch, "dev", CREATE)
     assets = [r for r in declared.resources if r.type in ASSET_TYPES]
     assert sorted(r.name for r in assets) == [
-        "data-digits-test", "data-digits-train", "data-digits-val", "env-digits-env",
-        "model-digits-cnn",
+        "component-train_digits", "data-digits-test", "data-digits-train", "data-digits-val",
+        "env-digits-env", "model-digits-cnn",
     ]  # fmt: skip
+    env = next(r for r in assets if r.name == "env-digits-env")
+    component = next(r for r in assets if r.name == "component-train_digits")
+    assert env.urn in component.depends_on  # Azure ML resolves its environment at registration
     needs = {
         declared.one(f"{ML}Workspace").urn,
         declared.one(f"{ML}Datastore").urn,

@@ -14,6 +14,7 @@ import pytest
 from mlstack.config.locator import AzureLocator, LocalLocator
 from mlstack.config.resources import RESOURCE_TYPES
 from mlstack.providers.asset import OUTPUT_KEYS, AssetProvider, property_path
+from mlstack.providers.component import ComponentVersionProvider
 from mlstack.providers.data_asset import DataAssetProvider
 from mlstack.providers.environment import EnvironmentVersionProvider
 from mlstack.providers.model_version import ModelVersionProvider
@@ -23,7 +24,7 @@ from tests.unit.config.test_resources import LEGACY, todays_inputs
 PROVIDERS: dict[str, type[AssetProvider]] = {
     p.inputs.resource_type: p
     for p in (DataAssetProvider, ModelVersionProvider, EnvironmentVersionProvider,
-              PromotedDataProvider, PromotedModelProvider)
+              PromotedDataProvider, PromotedModelProvider, ComponentVersionProvider)
 }  # fmt: skip
 DIGEST = "sha256:" + "a" * 64
 LOCAL = LocalLocator(stack="dev", container="mlstack-dev")
@@ -81,6 +82,8 @@ def _valid(kind: str) -> Props:
         props |= {"type": "uri_folder", "source": "/src/digits"}
     if kind == "EnvironmentVersion":
         props |= {"image": "python:3.11-slim"}
+    if kind == "ComponentVersion":
+        props |= {"code_digest": DIGEST, "source": "/src/training"}
     if kind.startswith("Promoted"):
         props |= {"type": "uri_folder", "source_stack": "dev", "source_version": "1",
                   "source_workspace": LOCAL.model_dump()}  # fmt: skip

@@ -17,6 +17,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from mlstack.components.azure_endpoints import EndpointTrafficProvider
 from mlstack.providers.code import CodeFolderProvider
+from mlstack.providers.component import ComponentVersionProvider
 from mlstack.providers.data_asset import DataAssetProvider
 from mlstack.providers.endpoint import LocalEndpointProvider
 from mlstack.providers.environment import EnvironmentVersionProvider
@@ -27,7 +28,7 @@ from mlstack.providers.workspace import WorkspaceProvider
 PROVIDERS = [
     WorkspaceProvider, DataAssetProvider, ModelVersionProvider, EnvironmentVersionProvider,
     PromotedDataProvider, PromotedModelProvider, LocalEndpointProvider, CodeFolderProvider,
-    EndpointTrafficProvider,
+    EndpointTrafficProvider, ComponentVersionProvider,
 ]  # fmt: skip
 
 

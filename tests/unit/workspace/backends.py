@@ -14,7 +14,7 @@ from mlstack.content.scan import scan
 from mlstack.workspace import Registered, register_folder
 from mlstack.workspace.protocol import Workspace
 
-TYPES = {"data": "uri_folder", "model": "custom_model"}
+TYPES = {"data": "uri_folder", "model": "custom_model", "component": "command"}
 
 
 @dataclass

@@ -87,3 +87,15 @@ def backend(  # noqa: PLR0917 - fixtures arrive as parameters
     if request.param == "local":
         return _local(project, azurite_home, tmp_path, monkeypatch)
     return _azure(request, azurite, tmp_path)
+
+
+@pytest.fixture
+def local_backend(
+    project: Project,
+    azurite: ServiceState,
+    azurite_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Backend:
+    """A fresh local workspace alone, for kinds only the local target holds (components)."""
+    return _local(project, azurite_home, tmp_path, monkeypatch)

@@ -7,6 +7,7 @@ and ``--format table|json``, and reach the workspace only through
 
 from __future__ import annotations
 
+from mlstack.cli.inspect.component import component_app
 from mlstack.cli.inspect.compute import compute_app
 from mlstack.cli.inspect.data import data_app
 from mlstack.cli.inspect.datastore import datastore_app
@@ -14,4 +15,12 @@ from mlstack.cli.inspect.env import env_app
 from mlstack.cli.inspect.model import model_app
 from mlstack.cli.inspect.workspace import workspace_app
 
-__all__ = ["compute_app", "data_app", "datastore_app", "env_app", "model_app", "workspace_app"]
+__all__ = [
+    "component_app",
+    "compute_app",
+    "data_app",
+    "datastore_app",
+    "env_app",
+    "model_app",
+    "workspace_app",
+]

@@ -26,7 +26,7 @@ from mlstack.workspace.protocol import AssetRegistry, Workspace
 
 console = Console(highlight=False)
 # The Azure ML CLI's own words for each kind, used in messages and hints.
-NOUN = {"data": "data", "model": "model", "environment": "env"}
+NOUN = {"data": "data", "model": "model", "environment": "env", "component": "component"}
 
 
 def open_workspace(stack: str | None) -> tuple[str, Workspace]:
