@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlstack.config.azure import endpoint_name_problem
-from mlstack.config.endpoints import ENDPOINTS_FOLDER, AssetReference
+from mlstack.config.endpoints import ENDPOINTS_FOLDER, AssetReference, attach_deployments
 from mlstack.config.models import MODELS_FOLDER
 from mlstack.config.specfile import (
     SpecKind,
@@ -360,26 +360,11 @@ def _link(
     written: set[tuple[str, str]],
 ) -> tuple[BatchEndpointSpec, ...]:
     """Attach deployments to endpoints; a default deployment must be declared."""
-    owned: dict[str, dict[str, BatchDeploymentSpec]] = {key: {} for key in endpoints}
-    for deployment in deployments:
-        mine = owned.get(deployment.endpoint_name.casefold())
-        shown = display(deployment.file, root)
-        if mine is None:
-            declared = ", ".join(sorted(e.name for e in endpoints.values())) or "none"
-            problems.append(
-                Problem(
-                    shown,
-                    "endpoint_name",
-                    f"{deployment.endpoint_name!r} is not a declared batch endpoint (declared: "
-                    f"{declared}): add assets/endpoints/{deployment.endpoint_name}.yaml or "
-                    "correct the name",
-                )
-            )
-            continue
-        first = mine.setdefault(deployment.name.casefold(), deployment)
-        if first is not deployment:
-            reason = duplicate_reason(BATCH_DEPLOYMENT.noun, deployment.name, first.file, root)
-            problems.append(Problem(shown, "name", reason))
+    owned, found = attach_deployments(
+        ((key, e.name) for key, e in endpoints.items()), deployments, root,
+        endpoint_noun="batch endpoint", deployment_noun=BATCH_DEPLOYMENT.noun,
+    )  # fmt: skip
+    problems.extend(found)
     specs = []
     for key, endpoint in endpoints.items():
         mine = owned[key]

@@ -18,9 +18,9 @@ files in the same folder are left to :mod:`mlstack.config.batch`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -248,36 +248,57 @@ def _code(raw: Any, file: Path, root: Path) -> tuple[Path | None, str, list[tupl
     return code, script, []
 
 
-def _link(
-    endpoints: Mapping[str, EndpointSpec], deployments: list[DeploymentSpec], root: Path
-) -> tuple[tuple[EndpointSpec, ...], list[Problem]]:
-    """Attach deployments to endpoints; traffic may name only declared deployments."""
+class _Deployment(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def endpoint_name(self) -> str: ...
+
+    @property
+    def file(self) -> Path: ...
+
+
+D = TypeVar("D", bound=_Deployment)
+
+
+def attach_deployments(
+    endpoints: Iterable[tuple[str, str]], deployments: Iterable[D], root: Path, *,
+    endpoint_noun: str, deployment_noun: str,
+) -> tuple[dict[str, dict[str, D]], list[Problem]]:  # fmt: skip
+    """Each endpoint's deployments (keys: casefolded endpoint and deployment names), given
+    the endpoints as (key, name); a deployment of no declared endpoint and a second
+    deployment of one name are problems. Online and batch endpoints share this."""
     problems: list[Problem] = []
-    owned: dict[str, dict[str, DeploymentSpec]] = {key: {} for key in endpoints}
+    names = dict(endpoints)
+    owned: dict[str, dict[str, D]] = {key: {} for key in names}
     for deployment in deployments:
         mine = owned.get(deployment.endpoint_name.casefold())
         shown = display(deployment.file, root)
         if mine is None:
-            declared = ", ".join(sorted(e.name for e in endpoints.values())) or "none"
-            problems.append(
-                Problem(
-                    shown,
-                    "endpoint_name",
-                    f"{deployment.endpoint_name!r} is not a declared endpoint (declared: "
-                    f"{declared}): add assets/endpoints/{deployment.endpoint_name}.yaml or "
-                    "correct the name",
-                )
-            )
+            declared = ", ".join(sorted(names.values())) or "none"
+            problems.append(Problem(
+                shown, "endpoint_name",
+                f"{deployment.endpoint_name!r} is not a declared {endpoint_noun} (declared: "
+                f"{declared}): add assets/endpoints/{deployment.endpoint_name}.yaml or "
+                "correct the name",
+            ))  # fmt: skip
             continue
         first = mine.setdefault(deployment.name.casefold(), deployment)
         if first is not deployment:
-            problems.append(
-                Problem(
-                    shown,
-                    "name",
-                    duplicate_reason(DEPLOYMENT.noun, deployment.name, first.file, root),
-                )
-            )
+            reason = duplicate_reason(deployment_noun, deployment.name, first.file, root)
+            problems.append(Problem(shown, "name", reason))
+    return owned, problems
+
+
+def _link(
+    endpoints: Mapping[str, EndpointSpec], deployments: list[DeploymentSpec], root: Path
+) -> tuple[tuple[EndpointSpec, ...], list[Problem]]:
+    """Attach deployments to endpoints; traffic may name only declared deployments."""
+    owned, problems = attach_deployments(
+        ((key, e.name) for key, e in endpoints.items()), deployments, root,
+        endpoint_noun="endpoint", deployment_noun=DEPLOYMENT.noun,
+    )  # fmt: skip
     specs = []
     for key, endpoint in endpoints.items():
         mine = owned[key]

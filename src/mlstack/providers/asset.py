@@ -178,3 +178,19 @@ class AssetProvider(ResourceProvider):
                 registry.set_archived(inputs.name, version, True)
             except NotFoundError:
                 continue  # already gone with its workspace
+
+
+class ReferencedAssetProvider(AssetProvider):
+    """An asset that jobs and deployments name as ``azureml:<name>:<version>`` (environments,
+    components): that reference is an output too."""
+
+    def outputs(
+        self,
+        inputs: AssetInputs,
+        found: AssetVersion,
+        registered: list[str],
+        transfer: TransferReport | None = None,
+    ) -> dict[str, Any]:
+        outs = super().outputs(inputs, found, registered, transfer)
+        outs["reference"] = f"azureml:{found.name}:{found.version}"
+        return outs

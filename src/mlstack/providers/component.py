@@ -14,18 +14,16 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from mlstack.config.resources import AssetInputs, ComponentInputs
+from mlstack.config.resources import ComponentInputs
 from mlstack.content.hashcache import SqliteHashCache
 from mlstack.content.scan import scan
-from mlstack.content.transfer import TransferReport
 from mlstack.errors import WorkspaceError
 from mlstack.project import Project
-from mlstack.providers.asset import OUTPUT_KEYS, AssetProvider
+from mlstack.providers.asset import OUTPUT_KEYS, ReferencedAssetProvider
 from mlstack.workspace import open_workspace, register_folder
-from mlstack.workspace.asset import AssetVersion
 
 
-class ComponentVersionProvider(AssetProvider):
+class ComponentVersionProvider(ReferencedAssetProvider):
     """CRUD for the current version of one component."""
 
     inputs = ComponentInputs
@@ -49,17 +47,6 @@ class ComponentVersionProvider(AssetProvider):
         )  # fmt: skip
         return self.outputs(inputs, done.version, [*registered, done.version.version],
                             done.transfer)  # fmt: skip
-
-    def outputs(
-        self,
-        inputs: AssetInputs,
-        found: AssetVersion,
-        registered: list[str],
-        transfer: TransferReport | None = None,
-    ) -> dict[str, Any]:
-        outs = super().outputs(inputs, found, registered, transfer)
-        outs["reference"] = f"azureml:{found.name}:{found.version}"
-        return outs
 
 
 class ComponentVersion(Resource, module="mlstack", name="ComponentVersion"):

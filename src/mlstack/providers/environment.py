@@ -11,14 +11,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from mlstack.config.resources import AssetInputs, EnvironmentInputs
-from mlstack.content.transfer import TransferReport
-from mlstack.providers.asset import OUTPUT_KEYS, AssetProvider
+from mlstack.config.resources import EnvironmentInputs
+from mlstack.providers.asset import OUTPUT_KEYS, ReferencedAssetProvider
 from mlstack.workspace import open_workspace
-from mlstack.workspace.asset import AssetVersion
 
 
-class EnvironmentVersionProvider(AssetProvider):
+class EnvironmentVersionProvider(ReferencedAssetProvider):
     """CRUD for the current version of one environment."""
 
     inputs = EnvironmentInputs
@@ -31,17 +29,6 @@ class EnvironmentVersionProvider(AssetProvider):
             version=inputs.version_pin or None,
         )  # fmt: skip
         return self.outputs(inputs, found, [*registered, found.version])
-
-    def outputs(
-        self,
-        inputs: AssetInputs,
-        found: AssetVersion,
-        registered: list[str],
-        transfer: TransferReport | None = None,
-    ) -> dict[str, Any]:
-        outs = super().outputs(inputs, found, registered, transfer)
-        outs["reference"] = f"azureml:{found.name}:{found.version}"
-        return outs
 
 
 class EnvironmentVersion(Resource, module="mlstack", name="EnvironmentVersion"):
