@@ -28,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from mlstack.content.sqlite import connect
+
 log = logging.getLogger(__name__)
 
 SQL_MAX_PARAMS = 999
@@ -136,9 +138,8 @@ class SqliteHashCache:
         self._clock = clock
         # Autocommit mode: transactions are explicit, and writers take the lock up front
         # (BEGIN IMMEDIATE) so the busy timeout applies instead of a snapshot conflict.
-        self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        self._db = connect(path, timeout)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             with self._transaction():
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mlstack.content.sqlite import connect
 from mlstack.errors import NotFoundError
 
 __all__ = ["JobRecord", "JobStore", "jobs_folder", "store_path"]
@@ -100,9 +101,8 @@ class JobStore:
         if not write and not self.path.exists():
             raise NotFoundError(f"no job has run on this stack yet ({self.path} is absent)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect(self.path, timeout=30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             if write:
                 db.execute(_SCHEMA)

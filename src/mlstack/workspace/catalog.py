@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlstack.content.sqlite import connect
 from mlstack.errors import NotFoundError
 
 _SCHEMA = (
@@ -86,9 +87,8 @@ class Catalog:
         if not create and not self.path.exists():
             raise NotFoundError(f"workspace catalog {self.path} does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn = connect(self.path, timeout=60)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
             found = conn.execute("PRAGMA user_version").fetchone()[0]
             if found < SCHEMA_VERSION:
                 conn.execute("BEGIN IMMEDIATE")
