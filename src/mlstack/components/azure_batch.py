@@ -22,7 +22,7 @@ from pathlib import Path
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from mlstack.components.azure_endpoints import CodeFactory, EndpointHost
+from mlstack.components.azure_endpoints import CodeFactory, EndpointHost, held_back
 from mlstack.config.batch import BatchDeploymentSpec, BatchEndpointSpec
 from mlstack.config.endpoints import AssetReference, DeploymentSpec, EndpointSpec
 from mlstack.errors import ConfigError, Problem
@@ -65,12 +65,8 @@ def declare_batch_endpoints(
         raise ConfigError(missing_compute)
     declared = {}
     for spec in specs:
-        unknown = [d.model.name for d in spec.deployments if d.model.name not in models]
-        if unknown:
-            pulumi.log.warn(
-                f"batch endpoint {spec.name}: model {unknown[0]} is not registered in this "
-                "stack yet, so the endpoint is not deployed"
-            )
+        if held_back("batch endpoint", spec.name, [d.model.name for d in spec.deployments],
+                     models):  # fmt: skip
             continue
         endpoint = ml.BatchEndpoint(
             f"{host.prefix}-batch-endpoint-{spec.name}",

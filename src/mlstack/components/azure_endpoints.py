@@ -98,6 +98,18 @@ class EndpointTraffic(pulumi.dynamic.Resource):
         super().__init__(EndpointTrafficProvider(), name, dict(props), opts)
 
 
+def held_back(noun: str, name: str, served: Sequence[str], registered: Mapping[str, Any]) -> bool:
+    """Whether an endpoint waits (with a warning) for a model this stack has not registered
+    yet: deploying it now would fail on Azure, and the next ``pulumi up`` deploys it."""
+    missing = [model for model in served if model not in registered]
+    if missing:
+        pulumi.log.warn(
+            f"{noun} {name}: model {missing[0]} is not registered in this stack yet, so the "
+            "endpoint is not deployed"
+        )
+    return bool(missing)
+
+
 def declare_endpoints(
     platform: EndpointHost,
     specs: Sequence[EndpointSpec],
@@ -117,13 +129,8 @@ def declare_endpoints(
     registry_models = registry_models or {}
     declared = {}
     for spec in specs:
-        served = {**models, **registry_models}
-        missing = [d.model.name for d in spec.deployments if d.model.name not in served]
-        if missing:
-            pulumi.log.warn(
-                f"endpoint {spec.name}: model {missing[0]} is not registered in this stack "
-                "yet, so the endpoint is not deployed"
-            )
+        if held_back("endpoint", spec.name, [d.model.name for d in spec.deployments],
+                     {**models, **registry_models}):  # fmt: skip
             continue
         endpoint = machinelearningservices.OnlineEndpoint(
             f"{platform.prefix}-endpoint-{spec.name}",
