@@ -90,6 +90,14 @@ def load_component_specs(
     return collect_specs(files, lambda file: _load_one(file, root), root, COMPONENT.noun)
 
 
+def load_component_file(file: Path, project_root: Path) -> ComponentSpec:
+    """One component YAML (e.g. a pipeline step's ``component: ../components/x.yaml``),
+    with the same rules as the declared ones; its problems as one ``ConfigError``."""
+    root = project_root.resolve()
+    specs = collect_specs([file.resolve()], lambda one: _load_one(one, root), root, COMPONENT.noun)
+    return specs[0]
+
+
 def _port(port: Any) -> dict[str, Any]:
     """One input or output as plain data: a literal (``epochs: 8``) or its declared keys."""
     if not hasattr(port, "_to_dict"):
