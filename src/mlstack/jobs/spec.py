@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mlstack.config.specfile import SpecKind, loader_problems
 from mlstack.config.yamlfile import duplicate_problems
 from mlstack.errors import ConfigError, Problem
 
@@ -214,11 +215,32 @@ def _sweep(raw: Mapping[str, Any]) -> SweepSpec:
     )
 
 
+def _field_reason(field: str, said: str) -> str | None:
+    """A pipeline step's component file that is absent, in a sentence instead of a page."""
+    if field.endswith(".component") and (
+        missing := re.search(r"No such file or directory: ([^'\]]+)", said)
+    ):
+        return (
+            f"{missing[1]} is not a file: give the component YAML's path relative to the job file"
+        )
+    return None
+
+
+JOB = SpecKind(
+    noun="job",
+    help_url="https://learn.microsoft.com/azure/machine-learning/reference-yaml-overview",
+    schema="CLI v2 job schema",
+    field_reason=_field_reason,
+)
+
+
 def load_entity(path: Path) -> Any:
     """azure-ai-ml's own entity for the file (validated against the CLI v2 schema).
 
     Duplicate keys are refused first: ``load_job`` would keep the last value silently.
     """
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), "", "no such job file")])
     if duplicates := duplicate_problems(path, str(path)):
         raise ConfigError(duplicates)
     from azure.ai.ml import load_job  # noqa: PLC0415 - heavy import, only when loading jobs
@@ -229,7 +251,10 @@ def load_entity(path: Path) -> Any:
     logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
     try:
         return load_job(source=path)
-    except (ValidationException, ValidationError, ValueError, KeyError) as error:
+    except (ValidationException, ValidationError) as error:
+        problems = [Problem(str(path), f, reason) for f, reason in loader_problems(error, JOB)]
+        raise ConfigError(problems) from None
+    except (ValueError, KeyError) as error:
         raise ConfigError([Problem(str(path), "", f"not a valid CLI v2 job: {error}")]) from None
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "", "no such job file")]) from None

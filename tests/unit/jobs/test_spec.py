@@ -124,5 +124,8 @@ def test_log_metric_appends_rows_a_tail_reads_incrementally(
 
 def test_a_file_the_schema_rejects_is_a_config_error(tmp_path: Path) -> None:
     path = write(tmp_path, "type: sweep\nsampling_algorithm: {type: bayesian, seed: 1}\n")
-    with pytest.raises(ConfigError, match="not a valid CLI v2 job"):
+    with pytest.raises(ConfigError) as caught:
         load_spec(path)
+    fields = {p.field: p.reason for p in caught.value.problems}
+    assert {"objective", "limits", "trial"} <= fields.keys()
+    assert "Missing data for required field" in fields["trial"]

@@ -151,7 +151,7 @@ class PipelineSpec:
 
 
 def _component_ref(raw: Any, source: Path, where: str, problems: list[Problem]) -> ComponentRef:
-    """The reference as written in the raw YAML (``load_job`` inlines file components)."""
+    """The reference as written in the YAML (``load_job`` inlines file components)."""
     if not isinstance(raw, str) or not raw.strip():
         problems.append(
             Problem(
@@ -249,7 +249,7 @@ def _pipeline_outputs(raw: Mapping[str, Any]) -> dict[str, PipelineOutput]:
 def _step(
     name: str,
     raw: Mapping[str, Any],
-    component: Any,
+    written: Mapping[str, Any],
     *,
     spec_source: Path,
     outputs: Mapping[str, PipelineOutput],
@@ -264,13 +264,14 @@ def _step(
                 f"{raw.get('type')!r} steps are not supported: use command steps (a component)",
             )
         )
-    ref = _component_ref(component, spec_source, f"{where}.component", problems)
+    # ports as written: load_job drops the ones a file component does not declare
+    ref = _component_ref(written.get("component"), spec_source, f"{where}.component", problems)
     inputs = {
         key: _binding(value, spec_source, f"{where}.inputs.{key}", problems)
-        for key, value in (raw.get("inputs") or {}).items()
+        for key, value in (written.get("inputs") or raw.get("inputs") or {}).items()
     }
     bound: dict[str, str | None] = {}
-    for key, value in (raw.get("outputs") or {}).items():
+    for key, value in (written.get("outputs") or raw.get("outputs") or {}).items():
         text = value.get("path") if isinstance(value, Mapping) else value
         match = _PARENT_OUTPUT.fullmatch(text.strip()) if isinstance(text, str) else None
         if isinstance(text, str) and _ANY_BINDING.search(text) and not match:
@@ -380,15 +381,14 @@ def load_pipeline(path: Path, entity: Any | None = None) -> PipelineSpec:
                 )
             ]
         )
-    written = load_yaml(path) or {}
-    components = {
-        name: (body or {}).get("component") for name, body in (written.get("jobs") or {}).items()
+    written = {
+        name: body or {} for name, body in ((load_yaml(path) or {}).get("jobs") or {}).items()
     }
     problems: list[Problem] = []
     outputs = _pipeline_outputs(raw.get("outputs") or {})
     steps = {
         name: _step(
-            name, body, components.get(name), spec_source=path, outputs=outputs, problems=problems
+            name, body, written.get(name, {}), spec_source=path, outputs=outputs, problems=problems
         )
         for name, body in (raw.get("jobs") or {}).items()
     }
