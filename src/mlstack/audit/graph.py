@@ -184,6 +184,12 @@ def _run_node(lineage: Mapping[str, Any]) -> Node:
     lines += [", ".join(f"{k}={v}" for k, v in sorted(params.items()))] if params else []
     if lineage.get("started_at"):
         lines.append(f"{lineage.get('started_at')} → {lineage.get('ended_at') or '?'}")
+    pipeline = lineage.get("pipeline") or {}
+    if isinstance(pipeline, Mapping) and pipeline.get("id"):
+        steps = pipeline.get("steps") or {}
+        lines = [f"step {step}: {steps[step]}" for step in steps] + lines[1:]
+        return Node(f"run:{pipeline['id']}", "run", f"pipeline {pipeline['id']}",
+                    tuple(x for x in lines if x))  # fmt: skip
     if job:
         return Node(f"run:{job}", "run", f"job {job}", tuple(x for x in lines if x))
     started = str(lineage.get("started_at") or "")

@@ -156,3 +156,14 @@ def test_png_is_a_real_picture(tmp_path: Path) -> None:
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
     assert width > 1000 and height > 200
     assert colours is not None and len(colours) > 50
+
+
+def test_a_pipeline_run_names_the_pipeline_and_each_step() -> None:
+    steps = {"prep": "prep_1", "train": "train_1", "evaluate": "evaluate_2"}
+    recorded = {**lineage(job="pipe_9"), "pipeline": {"id": "pipe_9", "steps": steps}}
+    graph = build_graph(version(properties={"lineage": recorded}), stack="s")
+    [run] = graph.of_kind("run")
+    assert (run.id, run.title) == ("run:pipe_9", "pipeline pipe_9")
+    assert run.details[:3] == ("step prep: prep_1", "step train: train_1",
+                               "step evaluate: evaluate_2")  # fmt: skip
+    assert ("data:digits-train:1", "run:pipe_9", "train") in edges(graph)
