@@ -59,6 +59,7 @@ def lineage_record(model: AssetVersion) -> dict[str, Any]:
         "environment": lineage.get("environment"),
         "code": lineage.get("code"),
         "job": lineage.get("job"),
+        "pipeline": lineage.get("pipeline"),
         "promotion": model.properties.get("promotion"),
         "parameters": lineage.get("parameters", {}),
         "started_at": lineage.get("started_at"),
@@ -90,7 +91,12 @@ def _table(record: dict[str, Any]) -> Table:
         source = f"{promotion['source_stack']}:{promotion['source_version']}"
         where = promotion.get("source_workspace") or f"local:{promotion['source_stack']}"
         table.add_row("promoted from", source, f"{where} on {promotion['promoted_at']}")
-    if record["job"]:
+    pipeline = record["pipeline"] or {}
+    if pipeline.get("id"):
+        table.add_row("pipeline", str(pipeline["id"]), str(pipeline.get("display_name") or ""))
+        for step, job in (pipeline.get("steps") or {}).items():
+            table.add_row(f"  step {step}", str(job), "")
+    elif record["job"]:
         table.add_row("job", str(record["job"]), "")
     params = ", ".join(f"{k}={v}" for k, v in sorted(record["parameters"].items()))
     table.add_row("parameters", "", params or "-")

@@ -45,3 +45,20 @@ def test_the_card_reads_the_data_manifest_and_says_what_is_missing(ws: LocalWork
 
 def test_an_unknown_version_lists_the_versions(ws: LocalWorkspace) -> None:
     assert "its versions are 1" in failure("model", "card", "clf:9")
+
+
+def test_a_pipeline_trained_model_lists_the_run_and_its_steps() -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from mlstack.cli.lineage import _table, lineage_record  # noqa: PLC0415
+    from tests.unit.audit.records import lineage, version  # noqa: PLC0415
+
+    pipeline = {"id": "pipe_1", "display_name": "digits pipeline",
+                "steps": {"prep": "prep_0", "evaluate": "evaluate_1"}}  # fmt: skip
+    record = lineage_record(version(properties={"lineage": {**lineage(), "pipeline": pipeline}}))
+    assert record["pipeline"] == pipeline
+    console = Console(width=120, record=True)
+    console.print(_table(record))
+    shown = console.export_text()
+    assert "pipe_1" in shown and "step prep" in shown and "evaluate_1" in shown
+    assert "job-7" not in shown  # the pipeline stands for the job
