@@ -77,8 +77,8 @@ test: setup
 	.venv/bin/pytest
 
 lint: venv
-	.venv/bin/ruff check src tests training bench policy
-	.venv/bin/ruff format --check src tests training bench policy
+	.venv/bin/ruff check src tests training steps bench policy
+	.venv/bin/ruff format --check src tests training steps bench policy
 	.venv/bin/mypy
 
 # The issue's size is 70,000 files: on Azurite's default (LokiJS) store that takes hours on

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
@@ -93,7 +94,25 @@ class DigitsCNN(nn.Module):
 
 
 def load_split(folder: Path) -> TensorDataset:
-    """All images of a ``<label>/<file>.png`` tree as (float pixels 0-255, label) tensors."""
+    """All images of a ``<label>/<file>.png`` tree as (float pixels 0-255, label) tensors.
+
+    A split prepared by the pipeline's prep step (``steps/prep``) holds ``split.npz``
+    instead: the same pixels and labels in the same order, read in one go.
+    """
+    prepared = folder / "split.npz"
+    if prepared.is_file():
+        try:
+            # opened here: np.load leaks its own handle when the zip is damaged
+            with prepared.open("rb") as handle, np.load(handle, allow_pickle=False) as arrays:
+                pixels, targets = arrays["images"], arrays["labels"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise MlstackError(f"{prepared} is unreadable ({error}): run prep again") from error
+        if pixels.ndim != 3 or pixels.shape[1:] != (SIZE, SIZE) or len(pixels) != len(targets):
+            raise MlstackError(f"{prepared}: not a prepared split; run the prep step again")
+        if not len(pixels):
+            raise MlstackError(f"{prepared} holds no images; run the prep step on a full split")
+        return TensorDataset(torch.from_numpy(pixels).unsqueeze(1).float(),
+                             torch.from_numpy(targets).to(torch.int64))  # fmt: skip
     images: list[torch.Tensor] = []
     labels: list[int] = []
     for label_dir in sorted(p for p in folder.iterdir() if p.is_dir()):

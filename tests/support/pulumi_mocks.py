@@ -156,6 +156,7 @@ def project_copy(dest: Path) -> Project:
     shutil.copy(ROOT / "Pulumi.yaml", dest / "Pulumi.yaml")
     shutil.copytree(ROOT / "assets", dest / "assets")
     shutil.copytree(ROOT / "training", dest / "training", ignore=shutil.ignore_patterns("__py*"))
+    shutil.copytree(ROOT / "steps", dest / "steps", ignore=shutil.ignore_patterns("__py*"))
     for split in ("train", "val", "test"):
         folder = dest / "data" / "digits" / split / "0"
         folder.mkdir(parents=True)
