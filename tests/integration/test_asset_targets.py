@@ -255,12 +255,16 @@ def test_a_component_is_versioned_by_its_parsed_spec_and_its_code(
 ) -> None:
     cli = target.cli
     shutil.copytree(project.root / "assets" / "components", cli.cwd / "assets" / "components")
-    shutil.copytree(project.root / "training", cli.cwd / "training",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for code in ("training", "steps"):
+        shutil.copytree(project.root / code, cli.cwd / code,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     spec = cli.cwd / "assets" / "components" / "train.yaml"
 
     cli.run("up", "--yes")
-    assert cli.outputs()["components"] == {"train_digits": "azureml:train_digits:1"}
+    first = {
+        name: f"azureml:{name}:1" for name in ("evaluate_digits", "prep_digits", "train_digits")
+    }
+    assert cli.outputs()["components"] == first
     cli.run("preview", "--expect-no-changes")
 
     # A reformat: comments gone, keys sorted, the folded command one plain line.
@@ -271,7 +275,8 @@ def test_a_component_is_versioned_by_its_parsed_spec_and_its_code(
     train.write_text(train.read_text() + "\n# a changed line\n")
     assert _component_changes(cli) == "code: 1 changed since version 1"
     cli.run("up", "--yes")
-    assert cli.outputs()["components"] == {"train_digits": "azureml:train_digits:2"}
+    # each step has its own code folder: only train_digits gets a new version
+    assert cli.outputs()["components"] == {**first, "train_digits": "azureml:train_digits:2"}
 
     components = target.workspace().registry("component")
     latest = components.get("train_digits")

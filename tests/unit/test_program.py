@@ -47,6 +47,7 @@ def test_the_local_stack_declares_no_azure_native_resource(
     for kind in ("environments", "models", "compute", "endpoints", "components"):  # all but data,
         shutil.copytree(ROOT / "assets" / kind, tmp_path / "assets" / kind)  # which needs files
     shutil.copytree(ROOT / "training", tmp_path / "training")  # the endpoints' scoring code
+    shutil.copytree(ROOT / "steps", tmp_path / "steps")  # the pipeline steps' code
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     mocks = Recorder()
     pulumi.runtime.set_mocks(mocks, project="mlstack", stack="local", preview=True)

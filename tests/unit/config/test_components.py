@@ -64,8 +64,8 @@ def test_a_command_component_is_read_in_canonical_form(root: Path) -> None:
 
 def test_the_shipped_train_component_loads(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[3]
-    (spec,) = load_component_specs(root)
-    assert spec.name == "train_digits" and spec.code == root / "training"
+    spec = {s.name: s for s in load_component_specs(root)}["train_digits"]
+    assert spec.code == root / "training"
     assert spec.spec["environment"] == "azureml:digits-env@latest"
 
 

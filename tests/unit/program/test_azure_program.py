@@ -93,8 +93,9 @@ def test_every_asset_resource_waits_for_the_workspace_datastore_and_write_access
     declared = declare(project, monkeypatch, "dev", CREATE)
     assets = [r for r in declared.resources if r.type in ASSET_TYPES]
     assert sorted(r.name for r in assets) == [
-        "component-train_digits", "data-digits-test", "data-digits-train", "data-digits-val",
-        "env-digits-env", "model-digits-cnn",
+        "component-evaluate_digits", "component-prep_digits", "component-train_digits",
+        "data-digits-test", "data-digits-train", "data-digits-val", "env-digits-env",
+        "model-digits-cnn",
     ]  # fmt: skip
     env = next(r for r in assets if r.name == "env-digits-env")
     component = next(r for r in assets if r.name == "component-train_digits")
