@@ -39,7 +39,9 @@ class KeyInput:
 
     def to_dict(self) -> dict[str, str]:
         # tagged, so a literal that spells a digest can never collide with a data input
-        return {"digest": self.digest} if self.digest is not None else {"literal": self.literal or ""}
+        return (
+            {"digest": self.digest} if self.digest is not None else {"literal": self.literal or ""}
+        )
 
 
 def reuse_key(
@@ -60,7 +62,7 @@ def reuse_key(
 
 def folder_digest(folder: Path, cache: HashCache) -> str:
     """The manifest digest mlstack gives data (an output a step left empty has one too)."""
-    if folder.is_dir() and not any(folder.iterdir()):
+    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
         return Manifest.of(()).digest
     return scan(folder, cache).digest
 

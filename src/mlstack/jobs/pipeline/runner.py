@@ -39,7 +39,7 @@ from mlstack.content.hashcache import HashCache, SqliteHashCache
 from mlstack.content.scan import scan
 from mlstack.errors import ConfigError, MlstackError, NotFoundError, Problem
 from mlstack.jobs.metrics import METRICS_ENV
-from mlstack.jobs.pipeline.component import DATA_TYPES, StepComponent, resolve_components
+from mlstack.jobs.pipeline.component import StepComponent, resolve_components
 from mlstack.jobs.pipeline.reuse import KeyInput, folder_digest, remember, reusable, reuse_key
 from mlstack.jobs.pipeline.spec import PipelineSpec, StepSpec
 from mlstack.jobs.record import JobRecord, JobStore, StoredOutput, jobs_folder
@@ -108,7 +108,9 @@ def _text(value: Scalar) -> str:
 
 def _new_id(spec: PipelineSpec) -> str:
     base = spec.name or spec.source.stem
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in base) + f"_{uuid.uuid4().hex[:10]}"
+    return (
+        "".join(c if c.isalnum() or c in "-_" else "-" for c in base) + f"_{uuid.uuid4().hex[:10]}"
+    )
 
 
 def _local_path(data: AssetInput, source: Path) -> Path | None:
@@ -119,9 +121,9 @@ def _local_path(data: AssetInput, source: Path) -> Path | None:
     """
     text = data.path
     rest = text.removeprefix(ASSET_PREFIX)
-    if text.startswith(ASSET_PREFIX) and not text.startswith("azureml://"):
-        if "/" not in rest and not rest.startswith((".", "file:", "~")):
-            return None
+    registered = text.startswith(ASSET_PREFIX) and not text.startswith("azureml://")
+    if registered and "/" not in rest and not rest.startswith((".", "file:", "~")):
+        return None
     return (source.parent / rest.removeprefix("file:")).expanduser().resolve()
 
 
@@ -142,7 +144,7 @@ class _Plan:
     """Everything resolved before a step runs; any problem raises one ConfigError."""
 
     def __init__(
-        self, home: Path, stack: str, spec: PipelineSpec, outputs: Mapping[str, Path],
+        self, home: Path, stack: str, spec: PipelineSpec, *, outputs: Mapping[str, Path],
         resolver: Resolver | None, root: Path, cache: HashCache,
     ) -> None:  # fmt: skip
         self.home, self.stack, self.spec = home, stack, spec
@@ -152,12 +154,15 @@ class _Plan:
         problems: list[Problem] = []
         where = str(spec.source)
         for name in sorted(set(outputs) - set(spec.outputs)):
-            problems.append(Problem(where, f"--output {name}", "the pipeline declares no such "
-                                    f"output (outputs: {', '.join(sorted(spec.outputs)) or 'none'})"))  # fmt: skip
+            declared = ", ".join(sorted(spec.outputs)) or "none"
+            reason = f"the pipeline declares no such output (outputs: {declared})"
+            problems.append(Problem(where, f"--output {name}", reason))
         for name, out in sorted(spec.outputs.items()):
             if out.name and self.ws is None:
-                problems.append(Problem(where, f"outputs.{name}.name", "registering an output "
-                                        f"needs the stack's workspace: run `pulumi up -s {stack}`"))  # fmt: skip
+                reason = (
+                    f"registering an output needs the stack's workspace: run `pulumi up -s {stack}`"
+                )
+                problems.append(Problem(where, f"outputs.{name}.name", reason))
         resolve = resolver or (lambda ref: materialise(home, stack, ref, progress=False))
         self.data: dict[str, _Data] = {}
         for text, data in self._data_inputs().items():
@@ -246,7 +251,9 @@ def _bound(step: StepSpec, component: StepComponent) -> set[str]:
             or p.default is not None}  # fmt: skip
 
 
-def _command_problems(spec: PipelineSpec, step: StepSpec, component: StepComponent) -> list[Problem]:
+def _command_problems(
+    spec: PipelineSpec, step: StepSpec, component: StepComponent
+) -> list[Problem]:
     """Placeholders outside ``$[[...]]`` must name a declared output or an input with a value."""
     bound, declared = _bound(step, component), set(component.outputs)
     outside = _OPTIONAL.sub("", component.command)
@@ -282,9 +289,10 @@ class _Run:
     """One run of a pipeline: its records, its steps, the loop that drives them."""
 
     def __init__(
-        self, home: Path, stack: str, spec: PipelineSpec, plan: _Plan, cache: HashCache,
-        echo: Echo | None, max_parallel: int,
+        self, home: Path, stack: str, plan: _Plan, *, cache: HashCache, echo: Echo | None,
+        max_parallel: int,
     ) -> None:  # fmt: skip
+        spec = plan.spec
         self.home, self.spec, self.plan, self.cache = home, spec, plan, cache
         self.echo = echo or (lambda _line: None)
         self.max_parallel = max(1, max_parallel)
@@ -295,6 +303,10 @@ class _Run:
         self.steps: dict[str, _Step] = {}
         self.blocked: dict[str, str] = {}
         """Steps not started → the failed step that kept them from starting."""
+        self.pending = list(self.order)
+        self.running: list[_Step] = []
+        self.stopping = ""
+        """Why no further step starts: a step failed (without continue_on_step_failure)."""
         for name in self.order:
             component = plan.components[name]
             record = JobRecord(
@@ -397,7 +409,9 @@ class _Run:
         extra = {**step.record.extra, "reuse_key": step.key}
         record = step.record.evolve(inputs=inputs, extra=extra)
         allowed = step.component.is_deterministic and not self.spec.force_rerun
-        earlier = reusable(self.store, step.key, step.component.outputs, self.cache) if allowed else None
+        earlier = (
+            reusable(self.store, step.key, step.component.outputs, self.cache) if allowed else None
+        )
         if earlier is not None:
             step.outputs = {k: Path(v.path) for k, v in earlier.outputs.items()}
             step.digests = {k: v.digest for k, v in earlier.outputs.items()}
@@ -418,9 +432,13 @@ class _Run:
             folder.mkdir(parents=True, exist_ok=True)
         values.update({("outputs", k): shlex.quote(str(v)) for k, v in step.outputs.items()})
         command = command_line(step.component.command, values)
-        env = {**os.environ, JOB_ENV: json.dumps(self._identity(step, registered), sort_keys=True),
-               METRICS_ENV: str(workdir / METRICS_FILE), "PYTHONUNBUFFERED": "1",
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+        env = {
+            **os.environ,
+            JOB_ENV: json.dumps(self._identity(step, registered), sort_keys=True),
+            METRICS_ENV: str(workdir / METRICS_FILE),
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         prefix = f"[{step.spec.name}] "
         step.started = time.monotonic()
         step.process = Process(command, step.code, env, workdir / LOG_FILE,
@@ -464,53 +482,62 @@ class _Run:
         return None
 
     def drive(self) -> None:
-        pending = list(self.order)
-        running: list[_Step] = []
-        stopping = ""
+        """Start steps as their upstream steps complete; stop on failure or Ctrl-C."""
         self._publish()
         try:
-            while pending or running:
-                progressed = False
-                for name in list(pending):
-                    step = self.steps[name]
-                    if stopping or (blocker := self._blocked_by(name)):
-                        self.blocked[name] = blocker or ""
-                        self._skip(step, stopping or f"upstream step {blocker} failed")
-                        pending.remove(name)
-                        progressed = True
-                    elif all(self.steps[u].status == "Completed" for u in step.spec.upstream()):
-                        if len(running) >= self.max_parallel:
-                            continue
-                        pending.remove(name)
-                        self._begin(step)
-                        progressed = True
-                        if step.process is not None:
-                            running.append(step)
-                for step in list(running):
-                    assert step.process is not None
-                    if step.process.poll() is None:
-                        continue
-                    running.remove(step)
-                    self._end(step, step.process.wait())
-                    progressed = True
-                    if step.status != "Completed" and not self.spec.continue_on_step_failure:
-                        stopping = f"step {step.spec.name} failed"
-                        for other in running:
-                            assert other.process is not None
-                            self._end(other, other.process.stop(), canceled=f"stopped: {stopping}")
-                        running.clear()
-                if not progressed:
+            while self.pending or self.running:
+                if not (self._start_ready() | self._reap()):
                     time.sleep(_POLL)
         except KeyboardInterrupt:
-            for step in running:
-                if step.process is not None:
-                    self._end(step, step.process.stop(), canceled="interrupted by the user")
-            for name in pending:
+            self._stop_running("interrupted by the user")
+            for name in self.pending:
                 self._skip(self.steps[name], "the pipeline was canceled")
             self._close("Canceled", "interrupted by the user")
             raise
 
-    def _close(self, status: str, reason: str = "", outputs: Mapping[str, str] | None = None) -> None:
+    def _start_ready(self) -> bool:
+        """Skip what a failure blocks, start (or reuse) what is ready; whether any moved."""
+        moved = False
+        for name in list(self.pending):
+            step = self.steps[name]
+            blocker = self._blocked_by(name)
+            if self.stopping or blocker:
+                self.blocked[name] = blocker or ""
+                self._skip(step, self.stopping or f"upstream step {blocker} failed")
+            elif len(self.running) < self.max_parallel and all(
+                self.steps[u].status == "Completed" for u in step.spec.upstream()
+            ):
+                self._begin(step)
+                if step.process is not None:
+                    self.running.append(step)
+            else:
+                continue
+            self.pending.remove(name)
+            moved = True
+        return moved
+
+    def _reap(self) -> bool:
+        """Finish the steps whose process ended; whether any did."""
+        ended = [s for s in self.running if s.process is not None and s.process.poll() is not None]
+        for step in ended:
+            assert step.process is not None
+            self.running.remove(step)
+            self._end(step, step.process.wait())
+            if step.status != "Completed" and not self.spec.continue_on_step_failure:
+                self.stopping = f"step {step.spec.name} failed"
+                self._stop_running(f"stopped: {self.stopping}")
+        return bool(ended)
+
+    def _stop_running(self, reason: str) -> None:
+        """Stop every running step's process group (SIGTERM, then SIGKILL) as Canceled."""
+        for step in list(self.running):
+            if step.process is not None:
+                self._end(step, step.process.stop(), canceled=reason)
+        self.running.clear()
+
+    def _close(
+        self, status: str, reason: str = "", outputs: Mapping[str, str] | None = None
+    ) -> None:
         self._publish(status=status, reason=reason, ended_at=now(), outputs=dict(outputs or {}),
                       duration=round(time.monotonic() - self.started, 3))  # fmt: skip
 
@@ -581,8 +608,8 @@ def run_pipeline(
     outputs = {k: Path(v).resolve() for k, v in (outputs or {}).items()}
     root = root or Project.find(spec.source.parent).root
     with SqliteHashCache.in_home(home) as cache:
-        plan = _Plan(home, stack, spec, outputs, resolver, root, cache)
-        run = _Run(home, stack, spec, plan, cache, echo, max_parallel)
+        plan = _Plan(home, stack, spec, outputs=outputs, resolver=resolver, root=root, cache=cache)
+        run = _Run(home, stack, plan, cache=cache, echo=echo, max_parallel=max_parallel)
         run.drive()
         failed = [n for n, s in run.steps.items() if s.status in {"Failed", "Canceled"}]
         if failed or any(s.status != "Completed" for s in run.steps.values()):
@@ -592,8 +619,9 @@ def run_pipeline(
         try:
             shown = _deliver(run, outputs, cache)
         except (MlstackError, OSError) as error:
-            run._close("Failed", f"the steps completed but an output could not be delivered: {error}")
+            run._close(
+                "Failed", f"the steps completed but an output could not be delivered: {error}"
+            )
             return run.record
         run._close("Completed", "", shown)
         return run.record
-
