@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import SqliteHashCache
 from mlstack.content.scan import scan
 from mlstack.errors import ConfigError
-from mlstack.jobs.pipeline.runner import command_line, run_pipeline
+from mlstack.jobs.pipeline.plan import command_line
+from mlstack.jobs.pipeline.runner import run_pipeline
 from mlstack.jobs.pipeline.spec import load_pipeline
 from mlstack.jobs.record import JobRecord, JobStore
 from mlstack.workspace import open_workspace, register_folder
@@ -361,3 +363,23 @@ def test_registered_component_data_and_output_with_lineage(
     assert again.outputs == {"final": "prep_result:1"}  # same content: the same version
     assert JobStore.at(home, stack).list(parent=again.id)[0].extra["reused_from"] == step.id
     assert [v.version for v in ws.data.list("prep_result")] == ["1"]
+
+
+def test_ctrl_c_stops_running_steps_and_records_the_pipeline_canceled(tiny: Project) -> None:
+    diamond(tiny)
+    text = DIAMOND.replace("wait: b}", "wait: never}")  # c waits for a step that never starts
+
+    def echo(line: str) -> None:
+        if line == "[c] hello from c":
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+
+    spec = load_pipeline(tiny.pipeline(text, "stuck.yaml"))
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tiny.home, STACK, spec, echo=echo, root=tiny.root)
+    (record,) = JobStore.at(tiny.home, STACK).list()
+    assert record.status == "Canceled"
+    got = steps(tiny, record)
+    assert got["c"].status == "Canceled" and got["c"].reason == "interrupted by the user"
+    assert got["d"].status == "NotStarted"
+    assert record.extra["steps"]["c"]["status"] == "Canceled"
+    assert "end c" not in tiny.events_seen() and "gave-up c" not in tiny.events_seen()
