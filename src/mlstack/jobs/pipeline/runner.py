@@ -226,6 +226,7 @@ class _Run:
                       "component and inputs unchanged)")  # fmt: skip
             return
         workdir = Path(record.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
         step.outputs = {n: workdir / "outputs" / n for n in step.component.outputs}
         for folder in step.outputs.values():
             folder.mkdir(parents=True, exist_ok=True)

@@ -383,3 +383,11 @@ def test_ctrl_c_stops_running_steps_and_records_the_pipeline_canceled(tiny: Proj
     assert got["d"].status == "NotStarted"
     assert record.extra["steps"]["c"]["status"] == "Canceled"
     assert "end c" not in tiny.events_seen() and "gave-up c" not in tiny.events_seen()
+
+
+def test_an_optional_input_used_outside_a_segment_must_be_bound(tiny: Project) -> None:
+    file = tiny.component("a", {"raw": "uri_folder"}, optional="wait")
+    file.write_text(file.read_text().replace("$[[--wait-for ${{inputs.wait}}]]",
+                                             "--wait-for ${{inputs.wait}}"))  # fmt: skip
+    with pytest.raises(ConfigError, match="optional and unbound"):
+        run(tiny, tiny.pipeline(SINGLE))
