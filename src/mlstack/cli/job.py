@@ -171,6 +171,7 @@ def _run_on_azure(
 def _print(record: JobRecord, store: JobStore, output_format: Format) -> None:
     trials = store.list(parent=record.id) if record.kind == "sweep" else []
     steps = store.list(parent=record.id) if record.kind == "pipeline" else []
+    steps.sort(key=lambda s: (s.started_at or "~", str(s.extra.get("step", s.id))))  # run order
     if output_format is Format.json:
         body = record.to_dict()
         if trials:

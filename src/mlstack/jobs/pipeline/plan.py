@@ -26,6 +26,7 @@ from mlstack.content.scan import scan
 from mlstack.errors import ConfigError, NotFoundError, Problem, WorkspaceError
 from mlstack.jobs.pipeline.component import StepComponent, resolve_components
 from mlstack.jobs.pipeline.spec import PipelineSpec, StepSpec
+from mlstack.jobs.runner import resolve_environment
 from mlstack.jobs.spec import ASSET_PREFIX, AssetInput, substitute
 from mlstack.workspace import Workspace, open_workspace
 from mlstack.workspace.inputs import ResolvedInput, materialise
@@ -149,8 +150,6 @@ class Plan:
     def _environments(self, problems: list[Problem]) -> dict[str, Mapping[str, Any] | None]:
         """Each component's environment as the exact registered version; None when the
         stack has no workspace yet (the local target runs the project's Python anyway)."""
-        from mlstack.jobs.runner import resolve_environment  # noqa: PLC0415
-
         found: dict[str, Mapping[str, Any] | None] = {}
         for name, component in self.components.items():
             ref = component.environment

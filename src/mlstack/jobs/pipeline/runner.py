@@ -283,6 +283,8 @@ class _Run:
 
     def drive(self) -> None:
         """Start steps as their upstream steps complete; stop on failure or Ctrl-C."""
+        for step in self.steps.values():  # every step is listed from the start, NotStarted
+            self.store.put(step.record)
         self._publish()
         try:
             while self.pending or self.running:
