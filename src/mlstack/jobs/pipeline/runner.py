@@ -241,12 +241,14 @@ class _Run:
         }
         prefix = f"[{step.spec.name}] "
         step.started = time.monotonic()
-        step.process = Process(command, step.code, env, workdir / LOG_FILE,
-                               lambda line: self.echo(prefix + line))  # fmt: skip
-        self._put_step(step, record.evolve(
+        step.record = record.evolve(
             status="Running", command=command, started_at=now(),
             outputs={k: str(v) for k, v in step.outputs.items()},
-        ))  # fmt: skip
+        )  # fmt: skip
+        step.process = Process(command, step.code, env, workdir / LOG_FILE,
+                               lambda line: self.echo(prefix + line))  # fmt: skip
+        self.running.append(step)  # first: from here on a Ctrl-C stops it
+        self._put_step(step, step.record)
         self.echo(f"step {step.spec.name}: started ({step.label})")
 
     def _end(self, step: _Step, code: int, canceled: str = "") -> None:
@@ -304,17 +306,16 @@ class _Run:
             step = self.steps[name]
             blocker = self._blocked_by(name)
             if self.stopping or blocker:
+                self.pending.remove(name)
                 self.blocked[name] = blocker or ""
                 self._skip(step, self.stopping or f"upstream step {blocker} failed")
             elif len(self.running) < self.max_parallel and all(
                 self.steps[u].status == "Completed" for u in step.spec.upstream()
             ):
+                self.pending.remove(name)
                 self._begin(step)
-                if step.process is not None:
-                    self.running.append(step)
             else:
                 continue
-            self.pending.remove(name)
             moved = True
         return moved
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import _thread
 import json
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,12 +240,24 @@ def test_with_continue_on_step_failure_other_branches_go_on(tiny: Project) -> No
     assert got["d"].reason == "upstream step c failed"
 
 
-def test_output_copied_into_place_replacing_an_old_folder(tiny: Project, tmp_path: Path) -> None:
+def test_output_copied_into_place_replacing_an_old_folder(
+    tiny: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tiny.component("a", {"raw": "uri_folder"})
     target = tmp_path / "outputs" / "final"
     target.mkdir(parents=True)
     (target / "stale.txt").write_text("old")
+    seen: list[tuple[str, list[str]]] = []
+    copy = shutil.copytree
+
+    def watched(source: Path, dest: Path, **kw: Any) -> Any:
+        # while the copy is written, the old folder is whole and the copy hidden beside it
+        seen.append((Path(dest).name, sorted(p.name for p in target.iterdir())))
+        return copy(source, dest, **kw)
+
+    monkeypatch.setattr(shutil, "copytree", watched)
     record = run(tiny, tiny.pipeline(SINGLE), outputs={"final": target})
+    assert seen == [(f".final.tmp-{os.getpid()}", ["stale.txt"])]
     assert record.status == "Completed"
     assert sorted(p.name for p in target.iterdir()) == ["result.txt"]
     assert (target / "result.txt").read_text() == "a|raw-1"
