@@ -3,6 +3,7 @@
 mlstack job run assets/jobs/train.yaml -s local --output model=outputs/digits-cnn
 mlstack job run assets/jobs/train.yaml -s dev [--no-wait]     (azure target: Azure ML job)
 mlstack job run assets/jobs/sweep.yaml -s local --output model=outputs/digits-cnn
+mlstack job run assets/jobs/pipeline.yaml -s local [-o NAME=PATH]   (steps reused when unchanged)
 mlstack job list -s local
 mlstack job show JOB_ID -s local [--format json]
 mlstack job logs JOB_ID -s local
@@ -13,17 +14,18 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from mlstack.config.stack import StackConfig
 from mlstack.errors import ConfigError, Problem
 from mlstack.jobs.record import FINAL, JobRecord, JobStore
 from mlstack.jobs.report import PLOT_FILE, jobs_table, plot_sweep, trials_table
 from mlstack.jobs.runner import LOG_FILE, run_command_job
-from mlstack.jobs.spec import JobSpec, load_spec
+from mlstack.jobs.spec import JobSpec, load_entity, load_spec
 from mlstack.jobs.sweep import run_sweep_job
 from mlstack.project import Project
 from mlstack.stack import Stack, open_stack
@@ -63,7 +65,7 @@ def _store(stack: str | None) -> tuple[Stack, JobStore]:
 
 @job_app.command("run")
 def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
-    file: Annotated[Path, typer.Argument(help="command or sweep job YAML (CLI v2)")],
+    file: Annotated[Path, typer.Argument(help="command, sweep or pipeline job YAML (CLI v2)")],
     stack: StackOption = None,
     output: Annotated[list[str] | None, typer.Option(
         "--output", "-o", help="put output NAME at PATH (e.g. model=outputs/digits-cnn); "
@@ -78,7 +80,17 @@ def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
     streamed), or on the azure target as an Azure ML job pinned to exact versions."""
     opened, store = _store(stack)
     project, name = opened.project, opened.name
-    spec = load_spec(file)
+    entity = load_entity(file.resolve())
+    if getattr(entity, "type", None) == "pipeline":
+        if seed is not None:
+            raise ConfigError([Problem(str(file), "--seed", "applies to sweep jobs only: a "
+                                       "pipeline has no sampler to seed")])  # fmt: skip
+        record = _run_pipeline(opened, file, entity, output or [], output_format)
+        _print(record, store, output_format)
+        if record.status != "Completed":
+            raise typer.Exit(1)
+        return
+    spec = load_spec(file, entity)
     config = opened.config
     if config.target == "azure":
         _run_on_azure(
@@ -96,6 +108,34 @@ def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
     _print(record, store, output_format)
     if record.status != "Completed":
         raise typer.Exit(1)
+
+
+def _run_pipeline(
+    opened: Stack, file: Path, entity: Any, output: list[str], output_format: Format
+) -> JobRecord:
+    """Run a pipeline job on the stack's target; the pipeline's final record."""
+    from mlstack.jobs.pipeline.runner import run_pipeline  # noqa: PLC0415
+    from mlstack.jobs.pipeline.spec import load_pipeline  # noqa: PLC0415
+
+    spec = load_pipeline(file, entity)
+    if opened.config.target == "azure":
+        raise ConfigError([Problem(str(file), "type", "submitting pipelines to Azure ML is "
+                                   "not available yet: see the Azure submission (in progress); "
+                                   "run it on a local stack meanwhile")])  # fmt: skip
+    echo = console if output_format is Format.table else Console(stderr=True, highlight=False)
+    return run_pipeline(opened.project.home, opened.name, spec,
+                        outputs=_outputs(output, file),
+                        echo=lambda line: echo.print(line, markup=False),
+                        root=opened.project.root)  # fmt: skip
+
+
+def _steps_table(steps: list[JobRecord]) -> Table:
+    table = Table("step", "component", "status", "duration", "reused from")
+    for step in steps:
+        duration = "" if step.duration is None else f"{step.duration:.1f} s"
+        table.add_row(str(step.extra.get("step", step.id)), str(step.extra.get("component", "")),
+                      step.status, duration, str(step.extra.get("reused_from") or ""))  # fmt: skip
+    return table
 
 
 def _run_on_azure(
@@ -130,12 +170,18 @@ def _run_on_azure(
 
 def _print(record: JobRecord, store: JobStore, output_format: Format) -> None:
     trials = store.list(parent=record.id) if record.kind == "sweep" else []
+    steps = store.list(parent=record.id) if record.kind == "pipeline" else []
+    steps.sort(key=lambda s: (s.started_at or "~", str(s.extra.get("step", s.id))))  # run order
     if output_format is Format.json:
         body = record.to_dict()
         if trials:
             body["trials"] = [t.to_dict() for t in trials]
+        if steps:
+            body["steps"] = [s.to_dict() for s in steps]
         print(json.dumps(body, indent=2, sort_keys=True))
         return
+    if steps:
+        console.print(_steps_table(steps))
     if trials:
         console.print(trials_table(record, trials))
         console.print(f"plot: {Path(record.workdir) / PLOT_FILE}")

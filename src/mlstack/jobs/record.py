@@ -4,7 +4,10 @@
 catalog's schema is untouched. Azure ML keeps the same facts on its job resource (id,
 status, inputs, outputs, metrics, start and end); the statuses are the service's
 (``Running``, ``Completed``, ``Failed``, ``Canceled``). A sweep is one record and each
-trial a record whose ``parent`` is the sweep, as child jobs are on the service.
+trial a record whose ``parent`` is the sweep, as child jobs are on the service; a
+pipeline likewise, one record per step. ``step_reuse`` remembers, per reuse key of a
+pipeline step (:mod:`mlstack.jobs.pipeline.reuse`), the run whose outputs it may reuse;
+it was added beside ``jobs`` without a version bump, so older files simply gain it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from mlstack.content.sqlite import connect
 from mlstack.errors import NotFoundError
 
-__all__ = ["JobRecord", "JobStore", "jobs_folder", "store_path"]
+__all__ = ["JobRecord", "JobStore", "ReuseEntry", "StoredOutput", "jobs_folder", "store_path"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """CREATE TABLE IF NOT EXISTS jobs (
@@ -29,6 +32,11 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS jobs (
     kind        TEXT NOT NULL,
     status      TEXT NOT NULL,
     body        TEXT NOT NULL,
+    created_at  TEXT NOT NULL)"""
+_REUSE_SCHEMA = """CREATE TABLE IF NOT EXISTS step_reuse (
+    key         TEXT PRIMARY KEY,
+    job_id      TEXT NOT NULL,
+    outputs     TEXT NOT NULL,
     created_at  TEXT NOT NULL)"""
 FINAL = frozenset({"Completed", "Failed", "Canceled"})
 
@@ -86,6 +94,24 @@ class JobRecord:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class StoredOutput:
+    """One output folder of a finished step and the digest it had then."""
+
+    path: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class ReuseEntry:
+    """The step run whose outputs a later step with the same reuse key may take over."""
+
+    key: str
+    job_id: str
+    outputs: Mapping[str, StoredOutput]
+    created_at: str
+
+
 class JobStore:
     """The jobs of one stack. Writes take the lock up front (``BEGIN IMMEDIATE``)."""
 
@@ -106,6 +132,7 @@ class JobStore:
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             if write:
                 db.execute(_SCHEMA)
+                db.execute(_REUSE_SCHEMA)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             yield db
             db.execute("COMMIT")
@@ -153,3 +180,30 @@ class JobStore:
         except NotFoundError:
             return []
         return [JobRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def put_reuse(self, entry: ReuseEntry) -> None:
+        """Remember (or replace) the completed run a reuse key now points to."""
+        outputs = {k: {"digest": v.digest, "path": v.path} for k, v in entry.outputs.items()}
+        with self._db(write=True) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO step_reuse VALUES (?, ?, ?, ?)",
+                (entry.key, entry.job_id, json.dumps(outputs, sort_keys=True), entry.created_at),
+            )
+
+    def get_reuse(self, key: str) -> ReuseEntry | None:
+        """The run recorded under ``key``; None if none (or the file predates the table)."""
+        try:
+            with self._db(write=False) as db:
+                row = db.execute(
+                    "SELECT job_id, outputs, created_at FROM step_reuse WHERE key = ?", (key,)
+                ).fetchone()
+        except NotFoundError:
+            return None
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return None
+            raise
+        if row is None:
+            return None
+        outputs = {k: StoredOutput(v["path"], v["digest"]) for k, v in json.loads(row[1]).items()}
+        return ReuseEntry(key, row[0], outputs, row[2])

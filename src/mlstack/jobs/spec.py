@@ -260,10 +260,13 @@ def load_entity(path: Path) -> Any:
         raise ConfigError([Problem(str(path), "", "no such job file")]) from None
 
 
-def load_spec(path: Path) -> JobSpec:
-    """Load a command or sweep job YAML; problems are reported as a ConfigError."""
+def load_spec(path: Path, entity: Any | None = None) -> JobSpec:
+    """Load a command or sweep job YAML; problems are reported as a ConfigError.
+
+    ``entity`` is :func:`load_entity`'s result when the caller already loaded the file.
+    """
     path = path.resolve()
-    raw: dict[str, Any] = dict(load_entity(path)._to_dict())
+    raw: dict[str, Any] = dict((entity if entity is not None else load_entity(path))._to_dict())
     kind = raw.get("type")
     if kind == "command":
         body = raw.get("component", {})
