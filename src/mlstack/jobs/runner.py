@@ -130,7 +130,13 @@ def prepare(
         elif (ref := value.asset_ref) is not None:
             data[name] = resolve(ref)
         else:
-            path = (spec.source.parent / value.path.removeprefix("file:")).resolve()
+            path = value.local_path(spec.source.parent)
+            if path is None:
+                problems.append(Problem(str(spec.source), f"inputs.{name}.path", f"{value.path}: "
+                                        "a datastore URI cannot be read on the local target; "
+                                        "register the folder as a data asset and name it "
+                                        "azureml:NAME:VERSION (or @latest)"))  # fmt: skip
+                continue
             if not path.exists():
                 problems.append(Problem(str(spec.source), f"inputs.{name}.path",
                                         f"{path} does not exist"))  # fmt: skip

@@ -47,10 +47,22 @@ class AssetInput:
 
     @property
     def asset_ref(self) -> str | None:
-        """``NAME:VERSION`` or ``NAME@latest`` when the input names a registered asset."""
-        if self.path.startswith(ASSET_PREFIX) and not self.path.startswith("azureml://"):
-            return self.path.removeprefix(ASSET_PREFIX)
-        return None
+        """``NAME:VERSION`` or ``NAME@latest`` when the input names a registered asset.
+
+        ``load_job`` writes a local ``path: ./data`` as ``azureml:./data``; a registered
+        name never holds a slash nor starts with a dot, so those are local paths.
+        """
+        if not self.path.startswith(ASSET_PREFIX) or self.path.startswith("azureml://"):
+            return None
+        rest = self.path.removeprefix(ASSET_PREFIX)
+        return None if "/" in rest or rest.startswith((".", "file:", "~")) else rest
+
+    def local_path(self, base: Path) -> Path | None:
+        """The file or folder on disk a non-asset input names (relative to ``base``)."""
+        if self.asset_ref is not None or self.path.startswith("azureml://"):
+            return None
+        rest = self.path.removeprefix(ASSET_PREFIX).removeprefix("file:")
+        return (base / rest).expanduser().resolve()
 
 
 @dataclass(frozen=True)

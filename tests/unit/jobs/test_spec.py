@@ -129,3 +129,15 @@ def test_a_file_the_schema_rejects_is_a_config_error(tmp_path: Path) -> None:
     fields = {p.field: p.reason for p in caught.value.problems}
     assert {"objective", "limits", "trial"} <= fields.keys()
     assert "Missing data for required field" in fields["trial"]
+
+
+def test_a_local_folder_input_is_not_taken_for_a_registered_asset(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    path = write(tmp_path, "type: command\ncommand: ls ${{inputs.d}}\nenvironment: azureml:e:1\n"
+                 "inputs:\n  d:\n    type: uri_folder\n    path: ./data\n"
+                 "  r:\n    type: uri_folder\n    path: azureml:digits-train@latest\n")  # fmt: skip
+    spec = load_spec(path)
+    local, registered = spec.inputs["d"], spec.inputs["r"]
+    assert isinstance(local, AssetInput) and isinstance(registered, AssetInput)
+    assert local.asset_ref is None and local.local_path(tmp_path) == tmp_path / "data"
+    assert registered.asset_ref == "digits-train@latest" and registered.local_path(tmp_path) is None

@@ -57,20 +57,6 @@ class DataInput:
         return None if v is None else {"digest": v.digest, "name": v.name, "version": v.version}
 
 
-def _local_path(data: AssetInput, source: Path) -> Path | None:
-    """The folder a data input names on disk; None for a registered asset.
-
-    ``load_job`` writes a local ``path: ./data`` as ``azureml:./data``: a registered
-    name never holds a slash nor starts with a dot, so those are local paths.
-    """
-    text = data.path
-    rest = text.removeprefix(ASSET_PREFIX)
-    registered = text.startswith(ASSET_PREFIX) and not text.startswith("azureml://")
-    if registered and "/" not in rest and not rest.startswith((".", "file:", "~")):
-        return None
-    return (source.parent / rest.removeprefix("file:")).expanduser().resolve()
-
-
 def _workspace(home: Path, stack: str) -> Workspace | None:
     try:
         ws = open_workspace(LocalLocator(stack=stack), home=home)
@@ -137,7 +123,7 @@ class Plan:
                 f"{data.path}: a datastore URI cannot be read on the local target; register "
                 "the folder as a data asset and name it azureml:NAME:VERSION (or @latest)"
             )
-        local = _local_path(data, self.spec.source)
+        local = data.local_path(self.spec.source.parent)
         if local is None:
             got = resolve(data.path.removeprefix(ASSET_PREFIX))
             return DataInput(got.path, got.digest, got)
