@@ -215,9 +215,24 @@ def show_command(
     stack: StackOption = None,
     output_format: FormatOption = Format.table,
 ) -> None:
-    """One job: status, exact inputs, outputs, metrics; a sweep also lists its trials."""
+    """One job: status, exact inputs, outputs, metrics; a sweep also lists its trials; a
+    pipeline its steps, drawn as a graph (a Mermaid block and a PNG)."""
     _, store = _store(stack)
-    _print(store.get(job_id), store, output_format)
+    record = store.get(job_id)
+    _print(record, store, output_format)
+    if record.kind == "pipeline" and output_format is Format.table:
+        _graph(record, store)
+
+
+def _graph(record: JobRecord, store: JobStore) -> None:
+    """The pipeline as a Mermaid block (for a pull request or a wiki) and as a PNG."""
+    from mlstack.jobs.pipeline.graph import GRAPH_FILE, render_mermaid, render_png  # noqa: PLC0415
+
+    steps = store.list(parent=record.id)
+    console.print("```mermaid\n" + render_mermaid(record, steps) + "```", markup=False)
+    folder = Path(record.workdir) if record.workdir else Path.cwd()
+    name = GRAPH_FILE if record.workdir else f"{record.id}-{GRAPH_FILE}"
+    console.print(f"graph: {render_png(record, folder / name, steps)}", markup=False)
 
 
 @job_app.command("logs")
@@ -229,6 +244,11 @@ def logs_command(
     _, store = _store(stack)
     record = store.get(job_id)
     log = Path(record.workdir) / LOG_FILE
+    if record.kind == "pipeline":
+        steps = ", ".join(s.id for s in store.list(parent=record.id)) or "none yet"
+        console.print(f"{record.id} is a pipeline: its steps log one by one "
+                      f"(`mlstack job logs STEP_JOB_ID`; steps: {steps})")  # fmt: skip
+        return
     if not log.is_file():
         console.print(f"{record.id} has no log ({record.kind}s log per trial: "
                       f"`mlstack job logs {record.id}_0`)")  # fmt: skip
