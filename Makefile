@@ -16,8 +16,6 @@ PULUMI_FLAGS := --skip-plugin-pre-install --non-interactive
 # The demo applies what it shows: one program run per `up` instead of a preview run first.
 UP_FLAGS := $(PULUMI_FLAGS) --skip-preview
 MODEL := digits-cnn
-TRAIN_ARGS := --stack $(STACK) --model $(MODEL) --environment digits-env@latest \
-	--train digits-train@latest --val digits-val@latest --test digits-test@latest
 
 .PHONY: help setup venv policy-pack pulumi azurite demo test lint bench clean
 
@@ -57,8 +55,8 @@ demo: setup
 	$(OFFLINE) && pulumi stack select --create $(STACK) --non-interactive
 	@echo "== 1/6  pulumi up: workspace, data assets, environment"
 	$(OFFLINE) && pulumi up --yes --stack $(STACK) $(UP_FLAGS)
-	@echo "== 2/6  training on the registered data (skipped when already current)"
-	.venv/bin/python training/train.py $(TRAIN_ARGS) --skip-if-current
+	@echo "== 2/6  the digits pipeline: prep -> train -> evaluate (unchanged steps are reused)"
+	$(MLSTACK) job run assets/jobs/pipeline.yaml --stack $(STACK) --output model=outputs/$(MODEL)
 	@echo "== 3/6  pulumi up: the model version with its lineage, and the endpoint serving it"
 	$(OFFLINE) && pulumi up --yes --stack $(STACK) $(UP_FLAGS)
 	$(MLSTACK) lineage $(MODEL) --stack $(STACK)
