@@ -40,7 +40,7 @@ from mlstack.errors import ConfigError, Problem, WorkspaceError
 from mlstack.jobs.azure import Pinned, PinResolver
 from mlstack.jobs.pipeline.component import StepComponent, resolve_components
 from mlstack.jobs.pipeline.spec import PipelineSpec
-from mlstack.jobs.record import JobRecord, JobStore
+from mlstack.jobs.record import FINAL, JobRecord, JobStore
 from mlstack.jobs.runner import JOB_ENV, now
 from mlstack.jobs.spec import AssetInput, load_entity
 from mlstack.jobs.submit import INTERRUPTED, _resolver, _status, failure_reason, watch
@@ -101,7 +101,7 @@ def _unregistered(
             f"jobs.{step}.component",
             f"{c.file} is not registered in the workspace: run `{up}` to register "
             "assets/components, then submit",
-        )  # fmt: skip
+        )
         for step, c in sorted(components.items())
         if c.version is None
     ]
@@ -186,7 +186,7 @@ def pipeline_body(spec: PipelineSpec, job: Any) -> dict[str, Any]:
     """The JSON of a pinned ``PipelineJob`` (before ARM-id resolution of names); refuses
     any component, input or environment still floating."""
     body: dict[str, Any] = job._to_rest_object().as_dict()
-    floating = sorted(_floating(body))
+    floating = sorted(_floating(body.get("properties", {})))
     if floating:
         raise WorkspaceError(
             f"{spec.source}: {', '.join(floating)} is still floating after pinning; "
@@ -299,14 +299,16 @@ def run_azure_pipeline(
     if not wait:
         return record
 
-    def refresh(pipeline_status: str | None = None) -> None:
+    def refresh(pipeline_status: str | None = None, *, children: bool = True) -> None:
+        """Store the pipeline's new status and, from the child runs, each step's."""
         nonlocal record
+        found: dict[str, tuple[str, str]] = {}
         try:
-            children = _child_steps(workspace, spec, job_id)
+            found = _child_steps(workspace, spec, job_id) if children else {}
         except Exception:  # step statuses are a courtesy: the pipeline's status is the fact
-            children = {}
+            found = {}
         steps = {k: dict(v) for k, v in record.extra["steps"].items()}
-        for step, (child, child_status) in children.items():
+        for step, (child, child_status) in found.items():
             if steps[step]["status"] != child_status:
                 echo(f"step {step}: {steps[step]['status']} -> {child_status}")
             steps[step] |= {"job": child, "status": child_status}
@@ -319,11 +321,14 @@ def run_azure_pipeline(
     pause = sleep or time.sleep
 
     def between_polls(seconds: float) -> None:
-        refresh()
+        refresh()  # the steps move between the pipeline's own status changes
         pause(seconds)
 
+    def changed(new: str) -> None:
+        refresh(new, children=new in FINAL)  # the steps' last word comes with the end
+
     final = watch(workspace, job_id, status=status, echo=echo, sleep=between_polls,
-                  backoff=backoff, on_change=refresh)  # fmt: skip
+                  backoff=backoff, on_change=changed)  # fmt: skip
     if final == INTERRUPTED:
         return store.get(job_id).evolve(reason="still running on Azure ML; not cancelled")
     reason = failure_reason(workspace, job_id) if final == "Failed" else ""
