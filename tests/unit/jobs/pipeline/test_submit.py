@@ -252,8 +252,9 @@ def test_a_pipeline_is_submitted_pinned_and_watched_with_its_steps(
     }  # fmt: skip
     assert props["inputs"]["epochs"] == {"value": "8", "jobInputType": "literal"}
     jobs = props["jobs"]
-    assert jobs["prep"]["componentId"].endswith("/components/prep_digits/versions/2")
-    assert jobs["train"]["componentId"].endswith("/components/train_digits/versions/4")
+    assert jobs["prep"]["componentId"] == f"{WS}/components/prep_digits/versions/2"
+    assert jobs["train"]["componentId"] == f"{WS}/components/train_digits/versions/4"
+    assert props["settings"]["default_compute"] == f"{WS}/computes/cpu-cluster"
     assert jobs["prep"]["inputs"]["val"]["uri"] == f"{WS}/data/digits-val/versions/5"
     assert jobs["prep"]["inputs"]["train"]["value"] == "${{parent.inputs.train}}"
     assert "latest" not in json.dumps(put.body)
