@@ -240,6 +240,20 @@ def _steps_record(spec: PipelineSpec, job: Any, components: Mapping[str, StepCom
     return steps
 
 
+def _step_record(
+    pipeline: JobRecord, step: str, child: str, status: str, component: StepComponent
+) -> JobRecord:
+    """A step's record, under the child job's own name, as the contract has it."""
+    facts = pipeline.extra["steps"][step]
+    return JobRecord(
+        id=child, kind="command", status=status, stack=pipeline.stack, parent=pipeline.id,
+        source=str(component.file or pipeline.source), environment=facts["environment"],
+        created_at=now(), ended_at=now() if status in FINAL else "",
+        extra={"step": step, "component": component.label, "component_digest": component.digest,
+               "reuse_key": "", "reused_from": None, "target": "azure"},
+    )  # fmt: skip
+
+
 def _child_steps(workspace: ServiceWorkspace, spec: PipelineSpec, job_id: str
                  ) -> dict[str, tuple[str, str]]:  # fmt: skip
     """Step → (child job name, status) from run history; the step is the child's node id
@@ -299,39 +313,65 @@ def run_azure_pipeline(
     if not wait:
         return record
 
-    def refresh(pipeline_status: str | None = None, *, children: bool = True) -> None:
+    return _Follow(workspace, spec, components, store=store, record=record, echo=echo).run(
+        sleep or time.sleep, backoff
+    )
+
+
+class _Follow:
+    """Watch a submitted pipeline; keep its record and its steps' records current."""
+
+    def __init__(
+        self, workspace: ServiceWorkspace, spec: PipelineSpec,
+        components: Mapping[str, StepComponent], *, store: JobStore, record: JobRecord,
+        echo: Echo,
+    ) -> None:  # fmt: skip
+        self.workspace, self.spec, self.components = workspace, spec, components
+        self.store, self.record, self.echo = store, record, echo
+        self.created: dict[str, str] = {}
+        """Child job name → when it was first seen."""
+
+    def refresh(self, pipeline_status: str | None = None, *, children: bool = True) -> None:
         """Store the pipeline's new status and, from the child runs, each step's."""
-        nonlocal record
+        record = self.record
         found: dict[str, tuple[str, str]] = {}
         try:
-            found = _child_steps(workspace, spec, job_id) if children else {}
+            found = _child_steps(self.workspace, self.spec, record.id) if children else {}
         except Exception:  # step statuses are a courtesy: the pipeline's status is the fact
             found = {}
         steps = {k: dict(v) for k, v in record.extra["steps"].items()}
-        for step, (child, child_status) in found.items():
-            if steps[step]["status"] != child_status:
-                echo(f"step {step}: {steps[step]['status']} -> {child_status}")
-            steps[step] |= {"job": child, "status": child_status}
+        for step, (child, status) in found.items():
+            if (steps[step]["job"], steps[step]["status"]) == (child, status):
+                continue
+            if steps[step]["status"] != status:
+                self.echo(f"step {step}: {steps[step]['status']} -> {status}")
+            steps[step] |= {"job": child, "status": status}
+            first = self.created.setdefault(child, now())
+            child_record = _step_record(record, step, child, status, self.components[step])
+            self.store.put(child_record.evolve(created_at=first))
         changes: dict[str, Any] = {"extra": {**record.extra, "steps": steps}}
         if pipeline_status is not None:
             changes["status"] = pipeline_status
         if changes != {"extra": record.extra}:
-            record = store.put(record.evolve(**changes))
+            self.record = self.store.put(record.evolve(**changes))
 
-    pause = sleep or time.sleep
+    def run(self, sleep: Callable[[float], None], backoff: RetryPolicy) -> JobRecord:
+        def between_polls(seconds: float) -> None:
+            self.refresh()  # the steps move between the pipeline's own status changes
+            sleep(seconds)
 
-    def between_polls(seconds: float) -> None:
-        refresh()  # the steps move between the pipeline's own status changes
-        pause(seconds)
+        def changed(new: str) -> None:
+            self.refresh(new, children=new in FINAL)  # the steps' last word comes with the end
 
-    def changed(new: str) -> None:
-        refresh(new, children=new in FINAL)  # the steps' last word comes with the end
-
-    final = watch(workspace, job_id, status=status, echo=echo, sleep=between_polls,
-                  backoff=backoff, on_change=changed)  # fmt: skip
-    if final == INTERRUPTED:
-        return store.get(job_id).evolve(reason="still running on Azure ML; not cancelled")
-    reason = failure_reason(workspace, job_id) if final == "Failed" else ""
-    outputs = {k: f"{o.name}:{o.version}" for k, o in spec.outputs.items() if o.name and o.version}
-    return store.put(record.evolve(status=final, reason=reason, ended_at=now(),
-                                   outputs=outputs if final == "Completed" else {}))  # fmt: skip
+        job_id = self.record.id
+        final = watch(self.workspace, job_id, status=self.record.status, echo=self.echo,
+                      sleep=between_polls, backoff=backoff, on_change=changed)  # fmt: skip
+        if final == INTERRUPTED:
+            return self.store.get(job_id).evolve(reason="still running on Azure ML; not cancelled")
+        reason = failure_reason(self.workspace, job_id) if final == "Failed" else ""
+        declared = self.spec.outputs.items()
+        outputs = {k: f"{o.name}:{o.version}" for k, o in declared if o.name and o.version}
+        return self.store.put(self.record.evolve(
+            status=final, reason=reason, ended_at=now(),
+            outputs=outputs if final == "Completed" else {},
+        ))  # fmt: skip

@@ -285,8 +285,14 @@ def test_a_pipeline_is_submitted_pinned_and_watched_with_its_steps(
         f"{JOB}: Running -> Completed", "step train: Running -> Completed",
     ]  # fmt: skip
 
-    stored = JobStore.at(project / ".mlstack", STACK).get(JOB)
-    assert stored == record
+    store = JobStore.at(project / ".mlstack", STACK)
+    assert store.get(JOB) == record
+    children = {r.extra["step"]: r for r in store.list(parent=JOB)}
+    assert {s: (r.id, r.kind, r.status, r.extra["component"]) for s, r in children.items()} == {
+        "prep": ("child_prep", "command", "Completed", "prep_digits:2"),
+        "train": ("child_train", "command", "Completed", "train_digits:4"),
+    }
+    assert children["prep"].extra["component_digest"] == "sha256:prep-2"
     assert (record.kind, record.status) == ("pipeline", "Completed")
     assert record.extra["target"] == "azure"
     assert record.inputs == {"epochs": {"value": 8}, **pipeline["inputs"]}  # type: ignore[dict-item]
@@ -434,3 +440,28 @@ def test_a_pipeline_without_compute_is_refused(arm: JobsArm, project: Path) -> N
                        r"needs a compute.*missing on prep, train"):  # fmt: skip
         submitted(project)
     assert all(c.method == "GET" for c in arm.calls)
+
+
+def test_ctrl_c_stops_watching_and_cancels_nothing(arm: JobsArm, project: Path) -> None:
+    _statuses(arm, "NotStarted", "Running", "Running")
+    _children(arm, {"prep": "Running"})
+    spec = load_pipeline(project / "assets" / "jobs" / "pipeline.yaml")
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            raise KeyboardInterrupt
+
+    lines: list[str] = []
+    record = submit.run_azure_pipeline(project / ".mlstack", STACK, spec,
+                                       open_service(SETTINGS.locator), echo=lines.append,
+                                       sleep=sleep)  # fmt: skip
+
+    assert all(c.method == "GET" for c in arm.take()[len(PINNING) :])  # no cancel request
+    assert "the job was NOT cancelled and keeps running" in lines[-1]
+    assert (record.status, record.reason) == ("Running", "still running on Azure ML; not cancelled")
+    assert record.extra["steps"]["prep"] | {"environment": None} == {
+        "job": "child_prep", "component": "prep_digits:2", "status": "Running",
+        "reused_from": None, "upstream": [], "environment": None,
+    }  # fmt: skip
