@@ -8,12 +8,13 @@ Requests, in order (all through the workspace's ``MLClient``):
    its content), then ``GET components/<n>/versions/<v>`` again for the environment the
    registered version holds (azure-ai-ml resolved its ``@latest`` to an exact version
    when ``pulumi up`` registered it; a component version is write-once, so that is the
-   environment the step runs), and that environment version read for its digest;
+   environment the step runs);
 2. each data input (pipeline and step level) resolved to an exact version, as for a
-   command job (``GET data/<n>`` → ``GET data/<n>/versions/<v>`` → ``ArchivedOnly``);
-3. ``jobs.create_or_update``: azure-ai-ml checks the compute (``GET computes/<c>``) and
-   ``PUT jobs/<id>`` with ``jobType: Pipeline``, each node naming its component by
-   ``components/<n>/versions/<v>``;
+   command job (``GET data/<n>`` → ``GET data/<n>/versions/<v>`` → ``ArchivedOnly``),
+   then each environment version read for its digest (once per reference);
+3. ``jobs.create_or_update``: azure-ai-ml reads the workspace (its component cache key)
+   and ``PUT jobs/<id>`` with ``jobType: Pipeline``, each node naming its component by
+   ``components/<n>/versions/<v>`` (no upload: nothing is anonymous);
 4. ``GET jobs/<id>`` until a final status (:func:`mlstack.jobs.submit.watch`); between
    polls the child runs (``runs/<id>/children`` in run history) give each step's status.
 
