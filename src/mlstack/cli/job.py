@@ -85,10 +85,9 @@ def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
         if seed is not None:
             raise ConfigError([Problem(str(file), "--seed", "applies to sweep jobs only: a "
                                        "pipeline has no sampler to seed")])  # fmt: skip
-        record = _run_pipeline(opened, file, entity, output or [], output_format)
+        record = _run_pipeline(opened, file, entity, output or [], output_format, wait=wait)
         _print(record, store, output_format)
-        if record.status != "Completed":
-            raise typer.Exit(1)
+        _exit(record, wait=wait)
         return
     spec = load_spec(file, entity)
     config = opened.config
@@ -111,22 +110,43 @@ def run_command(  # noqa: PLR0917 - typer passes each CLI option as a parameter
 
 
 def _run_pipeline(
-    opened: Stack, file: Path, entity: Any, output: list[str], output_format: Format
-) -> JobRecord:
-    """Run a pipeline job on the stack's target; the pipeline's final record."""
-    from mlstack.jobs.pipeline.runner import run_pipeline  # noqa: PLC0415
+    opened: Stack, file: Path, entity: Any, output: list[str], output_format: Format, *,
+    wait: bool,
+) -> JobRecord:  # fmt: skip
+    """Run a pipeline locally, or submit it to the stack's Azure ML workspace pinned to
+    exact versions; the pipeline's record (final, unless not waited for)."""
     from mlstack.jobs.pipeline.spec import load_pipeline  # noqa: PLC0415
 
     spec = load_pipeline(file, entity)
-    if opened.config.target == "azure":
-        raise ConfigError([Problem(str(file), "type", "submitting pipelines to Azure ML is "
-                                   "not available yet: see the Azure submission (in progress); "
-                                   "run it on a local stack meanwhile")])  # fmt: skip
+    # with --format json, stdout is the record alone: progress goes to stderr
     echo = console if output_format is Format.table else Console(stderr=True, highlight=False)
-    return run_pipeline(opened.project.home, opened.name, spec,
-                        outputs=_outputs(output, file),
-                        echo=lambda line: echo.print(line, markup=False),
-                        root=opened.project.root)  # fmt: skip
+    home, name, root = opened.project.home, opened.name, opened.project.root
+    if opened.config.target == "azure":
+        if output:
+            local_only = "applies to the local target only: on azure, outputs land in the workspace"
+            raise ConfigError([Problem(str(file), "--output", local_only)])
+        # azure-ai-ml takes seconds to import: only a submission pays for it
+        from mlstack.jobs.pipeline.submit import run_azure_pipeline  # noqa: PLC0415
+        from mlstack.jobs.submit import connect_workspace  # noqa: PLC0415
+
+        return run_azure_pipeline(home, name, spec, connect_workspace(opened.config),
+                                  echo=lambda line: echo.print(line, markup=False), wait=wait,
+                                  root=root)  # fmt: skip
+    from mlstack.jobs.pipeline.runner import run_pipeline  # noqa: PLC0415
+
+    return run_pipeline(home, name, spec, outputs=_outputs(output, file),
+                        echo=lambda line: echo.print(line, markup=False), root=root)  # fmt: skip
+
+
+def _exit(record: JobRecord, *, wait: bool) -> None:
+    """Exit 0 for Completed (or submitted, with ``--no-wait``), 130 when Ctrl-C stopped the
+    watching of an Azure ML job that runs on, 1 otherwise."""
+    if record.status not in FINAL:
+        if wait:
+            raise typer.Exit(130)
+        return
+    if record.status != "Completed":
+        raise typer.Exit(1)
 
 
 def _steps_table(steps: list[JobRecord]) -> Table:
@@ -160,12 +180,7 @@ def _run_on_azure(
                            wait=wait)  # fmt: skip
     store = JobStore.at(project.home, config.stack)
     _print(record, store, output_format)
-    if record.status not in FINAL:
-        if wait:  # Ctrl-C stopped the watching; the job runs on
-            raise typer.Exit(130)
-        return
-    if record.status != "Completed":
-        raise typer.Exit(1)
+    _exit(record, wait=wait)
 
 
 def _print(record: JobRecord, store: JobStore, output_format: Format) -> None:

@@ -465,3 +465,31 @@ def test_ctrl_c_stops_watching_and_cancels_nothing(arm: JobsArm, project: Path) 
         "job": "child_prep", "component": "prep_digits:2", "status": "Running",
         "reused_from": None, "upstream": [], "environment": None,
     }  # fmt: skip
+
+
+def test_mlstack_job_run_submits_a_pipeline_on_an_azure_stack(
+    arm: JobsArm, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's dispatch: an azure stack submits (here without waiting); -o is refused."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from mlstack.cli import app  # noqa: PLC0415
+    from mlstack.project import HOME_ENV  # noqa: PLC0415
+    from tests.unit.jobs.test_azure_submit import _stack_file  # noqa: PLC0415
+
+    (project / "stacks").mkdir()
+    (project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(_stack_file(SETTINGS))
+    monkeypatch.setenv(HOME_ENV, str(project / ".mlstack"))
+    _statuses(arm, "NotStarted")
+    command = ["job", "run", "assets/jobs/pipeline.yaml", "-s", STACK]
+
+    refused = CliRunner().invoke(app, [*command, "-o", "model=out"])
+    assert isinstance(refused.exception, ConfigError)
+    assert "--output: applies to the local target only" in str(refused.exception)
+    assert arm.take() == []
+
+    result = CliRunner().invoke(app, [*command, "--no-wait", "--format", "json"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert keys(arm.take()) == PINNING
+    assert json.loads(result.stdout)["id"] == JOB
+    assert JobStore.at(project / ".mlstack", STACK).get(JOB).status == "NotStarted"
