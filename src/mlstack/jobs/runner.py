@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,7 +45,7 @@ from mlstack.jobs.spec import AssetInput, JobSpec, Scalar, substitute
 from mlstack.workspace.asset import AssetRef
 from mlstack.workspace.inputs import ResolvedInput, materialise
 
-__all__ = ["JOB_ENV", "Prepared", "Process", "now", "prepare", "run_command_job"]
+__all__ = ["JOB_ENV", "Prepared", "Process", "copy_into_place", "now", "prepare", "run_command_job"]
 
 JOB_ENV = "MLSTACK_JOB"
 LOG_FILE, METRICS_FILE = "job.log", "metrics.jsonl"
@@ -219,6 +220,20 @@ class Process:
             self.popen.stdout.close()
         self._log.close()
         return code
+
+
+def copy_into_place(source: Path, target: Path) -> None:
+    """Copy a folder into a hidden sibling ``.NAME.tmp-<pid>`` and rename it into place,
+    so ``target`` is never seen half-written (an old folder there is replaced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(temp, ignore_errors=True)
+    shutil.copytree(source, temp, symlinks=True)
+    if target.exists():
+        target.rename(old)
+    temp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def job_environment(

@@ -14,9 +14,7 @@ and, with ``--output NAME=PATH``, its outputs are copied there for a model YAML 
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from mlstack.jobs.runner import (
     Prepared,
     Process,
     Resolver,
+    copy_into_place,
     finish,
     new_job_id,
     now,
@@ -75,19 +74,6 @@ def best_trial(trials: list[JobRecord], sweep: SweepSpec) -> JobRecord | None:
         if t.status == "Completed" and isinstance(t.extra.get("objective"), int | float)
     ]
     return min(scored, key=lambda item: item[:2])[2] if scored else None
-
-
-def _copy_into_place(source: Path, target: Path) -> None:
-    """Copy a folder beside ``target`` and swap it in, so ``target`` is never half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    old = target.parent / f".{target.name}.tmp-old-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
-    shutil.copytree(source, temp, symlinks=True)
-    if target.exists():
-        target.rename(old)
-    temp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 class _Sweep:
@@ -212,7 +198,7 @@ def _mark_best(
     link.unlink(missing_ok=True)
     link.symlink_to(Path(best.workdir).relative_to(sweep.workdir))
     for name, target in outputs.items():
-        _copy_into_place(Path(best.outputs[name]), target)
+        copy_into_place(Path(best.outputs[name]), target)
     return body
 
 

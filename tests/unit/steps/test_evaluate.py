@@ -4,10 +4,8 @@ pipeline's lineage, published the way train.py publishes."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +17,7 @@ from PIL import Image
 
 from mlstack.content.artefact import read_artefact
 from mlstack.jobs.metrics import read_metrics
+from tests.unit.steps.test_prep import load_script
 
 REPO = Path(__file__).resolve().parents[3]
 ARTEFACT = [".mlstack-complete", "lineage.json", "metrics.json", "model.pt2", "training_curve.png"]
@@ -37,21 +36,6 @@ PIPELINE = {
     },
     "steps": {"prep": "job-p", "train": "job-t", "evaluate": "job-e"},
 }
-
-
-def load_script(path: Path, name: str) -> ModuleType:
-    """``steps/`` and ``training/`` are not packages, so load the scripts by path."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    # no __pycache__ in a step's code folder: it would change the component's digest
-    written, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = written
-    return module
 
 
 @pytest.fixture(scope="module")

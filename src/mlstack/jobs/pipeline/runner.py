@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 import uuid
@@ -37,12 +36,20 @@ from mlstack.jobs.pipeline.plan import Plan, Resolver, command_line
 from mlstack.jobs.pipeline.reuse import KeyInput, folder_digest, remember, reusable, reuse_key
 from mlstack.jobs.pipeline.spec import PipelineSpec, StepSpec
 from mlstack.jobs.record import JobRecord, JobStore, StoredOutput, jobs_folder
-from mlstack.jobs.runner import JOB_ENV, LOG_FILE, METRICS_FILE, Process, finish, now
+from mlstack.jobs.runner import (
+    JOB_ENV,
+    LOG_FILE,
+    METRICS_FILE,
+    Process,
+    copy_into_place,
+    finish,
+    now,
+)
 from mlstack.jobs.spec import AssetInput, Scalar
 from mlstack.project import Project
 from mlstack.workspace import register_folder
 
-__all__ = ["copy_into_place", "run_pipeline"]
+__all__ = ["run_pipeline"]
 
 Echo = Callable[[str], None]
 _POLL = 0.05
@@ -352,20 +359,6 @@ class _Run:
                 if target is not None and port in step.outputs:
                     found[target] = (step, step.outputs[port])
         return found
-
-
-def copy_into_place(source: Path, target: Path) -> None:
-    """Copy a folder into a hidden sibling ``.NAME.tmp-<pid>`` and rename it into place,
-    so ``target`` is never seen half-written (an old folder there is replaced)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
-    shutil.copytree(source, temp, symlinks=True)
-    if target.exists():
-        target.rename(old)
-    temp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _deliver(run: _Run, outputs: Mapping[str, Path], cache: HashCache) -> dict[str, str]:
