@@ -3,14 +3,17 @@
 Both score the same synthetic 28x28 PNGs with ``training/batch_score.py`` and the same
 exported (untrained, fixed-seed) digits CNN, in mini-batches of the same size::
 
-    .venv/bin/python bench/batch.py                      # 20,000 images, 2 workers
+    .venv/bin/python bench/batch.py                      # 100,000 images, 2 workers
     .venv/bin/python bench/batch.py --images 2000        # a quick look
 
 - **ours**: ``mlstack.batch.runner.run_batch`` — ``--workers`` spawned processes, each
   running ``init()`` once (one torch thread each, as the script sets), then
   ``run(mini_batch)``; worker start-up (interpreter, torch import, model load) counts.
-- **anchor**: this process imports the script, calls ``init()`` once and ``run()`` over
-  the same mini-batches one after another — what a plain loop in one process does.
+- **anchor**: a fresh ``python`` process imports the script, calls ``init()`` once and
+  ``run()`` over the same mini-batches one after another — what a plain loop in one
+  process does, started as a user starts it; its start-up counts as the workers' does.
+  The same loop inside the bench process (where exporting the model already imported
+  torch and ``torch.export``) is reported beside it, for reference.
 
 Throughput ratio = anchor seconds ÷ ours (images/s ours ÷ anchor). Target >= 1.6x with
 2 workers on 2 cores. Prints a table and writes ``bench/results/batch.json``.
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,9 +79,36 @@ def plain_loop(model: Path, files: list[str], size: int) -> int:
     return sum(len(script.run(list(batch))) for batch in mini_batches(files, size))
 
 
+_COLD_LOOP = """
+import importlib.util, json, os, sys
+script_path, listing, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sys.path.insert(0, os.path.dirname(script_path))
+spec = importlib.util.spec_from_file_location("plain_loop_script", script_path)
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+script.init()
+files = json.load(open(listing))
+print(sum(len(script.run(files[i:i + size])) for i in range(0, len(files), size)))
+"""
+
+
+def cold_plain_loop(home: Path, model: Path, files: list[str], size: int) -> int:
+    """The plain loop as a user runs it: a fresh ``python`` process that imports the
+    script, calls ``init()`` and ``run()`` over every mini-batch; its start-up counts, as
+    the workers' does."""
+    listing = home / "files.json"
+    listing.write_text(json.dumps(files))
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_LOOP, str(SCRIPT), str(listing), str(size)],
+        env={**os.environ, "AZUREML_MODEL_DIR": str(model)}, check=True, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--mini-batch-size", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=RESULTS / "batch.json")
@@ -97,19 +129,26 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_batch(SCRIPT, files, schedule, {"AZUREML_MODEL_DIR": str(model)})
         )
         assert len(result.rows) == len(files) and not result.failures
-        say("plain loop in this process ...")
-        anchor, scored = timed(lambda: plain_loop(model, files, args.mini_batch_size))
+        say("plain loop in a fresh process ...")
+        anchor, scored = timed(lambda: cold_plain_loop(home, model, files, args.mini_batch_size))
+        assert scored == len(files)
+        say("plain loop in this process (torch and the model's code already imported) ...")
+        warm, scored = timed(lambda: plain_loop(model, files, args.mini_batch_size))
         assert scored == len(files)
     ratio = anchor / ours
     rows = [
         Row("batch scoring throughput", len(files) / ours, "images/s", "plain loop, 1 process",
             len(files) / anchor, ratio, ">= 1.6x", ratio >= 1.6,
-            note=f"{args.workers} workers, worker start-up included"),
+            note=f"{args.workers} workers; both sides start cold (interpreter, imports, "
+                 "init) and that start counts"),
+        Row("  against a warm plain loop", len(files) / ours, "images/s",
+            "loop in the bench process", len(files) / warm, warm / ours,
+            note="informative: the anchor's imports and model code were paid before timing"),
         Row("worker start-up (spawn, imports, init)", startup, "s",
             note="informative: paid once per invoke, whatever the input size"),
         Row("throughput after start-up", len(files) / max(ours - startup, 1e-9), "images/s",
-            "plain loop, 1 process", len(files) / anchor, anchor / max(ours - startup, 1e-9),
-            note="informative: ours minus the start-up measured alone"),
+            "loop in the bench process", len(files) / warm, warm / max(ours - startup, 1e-9),
+            note="informative: ours minus the start-up measured alone, against the warm loop"),
     ]  # fmt: skip
     params = {"images": args.images, "mini_batch_size": args.mini_batch_size,
               "workers": args.workers}  # fmt: skip
