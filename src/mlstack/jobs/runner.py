@@ -45,7 +45,17 @@ from mlstack.jobs.spec import AssetInput, JobSpec, Scalar, substitute
 from mlstack.workspace.asset import AssetRef
 from mlstack.workspace.inputs import ResolvedInput, materialise
 
-__all__ = ["JOB_ENV", "Prepared", "Process", "copy_into_place", "now", "prepare", "run_command_job"]
+__all__ = [
+    "JOB_ENV",
+    "Prepared",
+    "Process",
+    "copy_into_place",
+    "literal_text",
+    "now",
+    "prepare",
+    "process_environment",
+    "run_command_job",
+]
 
 JOB_ENV = "MLSTACK_JOB"
 LOG_FILE, METRICS_FILE = "job.log", "metrics.jsonl"
@@ -91,11 +101,12 @@ class Prepared:
     def placeholders(self) -> dict[tuple[str, str], str]:
         values = {("inputs", k): str(v.path) for k, v in self.data.items()}
         values.update({("inputs", k): str(v) for k, v in self.folders.items()})
-        values.update({("inputs", k): _literal(v) for k, v in self.literals.items()})
+        values.update({("inputs", k): literal_text(v) for k, v in self.literals.items()})
         return values
 
 
-def _literal(value: Scalar) -> str:
+def literal_text(value: Scalar) -> str:
+    """A literal as a command line spells it (booleans as ``true``/``false``)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -167,7 +178,7 @@ def command_line(
     """The command with every placeholder replaced by a shell-quoted value."""
     values = {k: shlex.quote(v) for k, v in prepared.placeholders().items()}
     values.update({("outputs", k): shlex.quote(str(v)) for k, v in outputs.items()})
-    values.update({("search_space", k): shlex.quote(_literal(v))
+    values.update({("search_space", k): shlex.quote(literal_text(v))
                    for k, v in (params or {}).items()})  # fmt: skip
     return substitute(spec.command, values)
 
@@ -236,15 +247,23 @@ def copy_into_place(source: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def job_environment(
-    spec: JobSpec, prepared: Prepared, job_id: str, metrics: Path
+def process_environment(
+    identity: Mapping[str, Any], metrics: Path, variables: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    env = {**os.environ, **spec.environment_variables}
-    env[JOB_ENV] = json.dumps(prepared.identity(job_id), sort_keys=True)
+    """A job process's environment: ours plus ``variables``, ``MLSTACK_JOB``, the metrics
+    file, unbuffered output, and the project's Python first on ``PATH``."""
+    env = {**os.environ, **(variables or {})}
+    env[JOB_ENV] = json.dumps(identity, sort_keys=True)
     env[METRICS_ENV] = str(metrics)
     env["PYTHONUNBUFFERED"] = "1"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def job_environment(
+    spec: JobSpec, prepared: Prepared, job_id: str, metrics: Path
+) -> dict[str, str]:
+    return process_environment(prepared.identity(job_id), metrics, spec.environment_variables)
 
 
 def start(

@@ -16,10 +16,7 @@ script records the same lineage here and on Azure ML.
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
-import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -30,20 +27,20 @@ from typing import Any
 from mlstack.content.hashcache import HashCache, SqliteHashCache
 from mlstack.content.scan import scan
 from mlstack.errors import ConfigError, MlstackError
-from mlstack.jobs.metrics import METRICS_ENV
 from mlstack.jobs.pipeline.component import StepComponent
 from mlstack.jobs.pipeline.plan import Plan, Resolver, command_line
 from mlstack.jobs.pipeline.reuse import KeyInput, folder_digest, remember, reusable, reuse_key
 from mlstack.jobs.pipeline.spec import PipelineSpec, StepSpec
 from mlstack.jobs.record import JobRecord, JobStore, StoredOutput, jobs_folder
 from mlstack.jobs.runner import (
-    JOB_ENV,
     LOG_FILE,
     METRICS_FILE,
     Process,
     copy_into_place,
     finish,
+    literal_text,
     now,
+    process_environment,
 )
 from mlstack.jobs.spec import AssetInput, Scalar
 from mlstack.project import Project
@@ -78,10 +75,6 @@ class _Step:
     def label(self) -> str:
         c = self.component
         return f"{c.name}:{c.version}" if c.version else f"{c.name} (file)"
-
-
-def _text(value: Scalar) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _new_id(spec: PipelineSpec) -> str:
@@ -193,8 +186,8 @@ class _Run:
                 if (identity := resolved.identity()) is not None:
                     registered[name] = identity
             elif literal is not None:
-                values["inputs", name] = _text(literal)
-                keys[name] = KeyInput(literal=_text(literal))
+                values["inputs", name] = literal_text(literal)
+                keys[name] = KeyInput(literal=literal_text(literal))
                 record[name] = {"value": literal}
         return {k: shlex.quote(v) for k, v in values.items()}, keys, record, registered
 
@@ -239,13 +232,7 @@ class _Run:
             folder.mkdir(parents=True, exist_ok=True)
         values.update({("outputs", k): shlex.quote(str(v)) for k, v in step.outputs.items()})
         command = command_line(step.component.command, values)
-        env = {
-            **os.environ,
-            JOB_ENV: json.dumps(self._identity(step, registered), sort_keys=True),
-            METRICS_ENV: str(workdir / METRICS_FILE),
-            "PYTHONUNBUFFERED": "1",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+        env = process_environment(self._identity(step, registered), workdir / METRICS_FILE)
         prefix = f"[{step.spec.name}] "
         step.started = time.monotonic()
         step.record = record.evolve(
