@@ -28,10 +28,11 @@ from pathlib import Path
 from mlstack.content.download import download
 from mlstack.content.manifest import Manifest
 from mlstack.errors import NotFoundError, WorkspaceError
-from mlstack.workspace.asset import DATASTORE, AssetRef, DataVersion
+from mlstack.workspace.asset import DATASTORE, AssetRef, AssetVersion, DataVersion
 from mlstack.workspace.local import LocalWorkspace
+from mlstack.workspace.protocol import Workspace
 
-__all__ = ["ResolvedInput", "cache_folder", "materialise", "resolve"]
+__all__ = ["ResolvedInput", "cache_folder", "fetch_version", "materialise", "resolve"]
 
 _URI_HEAD = f"azureml://datastores/{DATASTORE}/paths/"
 Stats = dict[str, tuple[int, int]]  # relpath -> (size, mtime_ns)
@@ -89,10 +90,14 @@ def resolve(workspace: LocalWorkspace, ref: str) -> DataVersion:
     return data
 
 
-def _datastore_path(data: DataVersion) -> str:
+def _noun(version: AssetVersion) -> str:
+    return "data asset" if version.kind == "data" else version.kind
+
+
+def _datastore_path(data: AssetVersion) -> str:
     if not data.uri.startswith(_URI_HEAD):
         raise WorkspaceError(
-            f"data asset {data.name}:{data.version} lives at {data.uri}, outside the "
+            f"{_noun(data)} {data.name}:{data.version} lives at {data.uri}, outside the "
             f"workspace's default datastore {DATASTORE!r}: only that datastore can be read"
         )
     return data.uri.removeprefix(_URI_HEAD).strip("/")
@@ -159,10 +164,12 @@ def _locked(lock: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fetch(
-    workspace: LocalWorkspace, data: DataVersion, manifest: Manifest, cache: Path, *,
-    progress: bool, rehash: bool,
+def fetch_version(
+    workspace: Workspace, data: AssetVersion, manifest: Manifest, cache: Path, *,
+    progress: bool, rehash: bool = False,
 ) -> Path:  # fmt: skip
+    """``<cache>/<digest hex>/``: the version's files, each verified by sha256 on the way in;
+    a folder whose files still have the stats recorded when it was verified is trusted."""
     hexdigest = data.digest.split(":", 1)[-1]
     folder, marker = cache / hexdigest, cache / f".{hexdigest}.complete"
     cache.mkdir(parents=True, exist_ok=True)
@@ -186,7 +193,7 @@ def _fetch(
         present = _scan(folder)
         if present.keys() != {e.path for e in manifest.entries}:
             raise WorkspaceError(
-                f"{folder} changed while data asset {data.name}:{data.version} was being "
+                f"{folder} changed while {_noun(data)} {data.name}:{data.version} was being "
                 "fetched into it: stop other writers to the cache and run again"
             )
         _write_marker(marker, manifest, present)
@@ -217,7 +224,7 @@ def materialise(
             f"but its stored manifest hashes to {manifest.digest}: the workspace catalog is "
             "damaged; register the content again as a new version"
         )
-    folder = _fetch(
+    folder = fetch_version(
         workspace, data, manifest, cache or cache_folder(home), progress=progress, rehash=rehash
     )
     return ResolvedInput(data.name, data.version, data.digest, folder, manifest.files)

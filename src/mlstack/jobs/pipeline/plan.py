@@ -11,7 +11,6 @@ Registered components' code is fetched by manifest into
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.config.locator import LocalLocator
-from mlstack.content.download import download
 from mlstack.content.hashcache import HashCache
 from mlstack.content.scan import scan
 from mlstack.errors import ConfigError, NotFoundError, Problem, WorkspaceError
@@ -29,7 +27,7 @@ from mlstack.jobs.pipeline.spec import PipelineSpec, StepSpec
 from mlstack.jobs.runner import resolve_environment
 from mlstack.jobs.spec import ASSET_PREFIX, AssetInput, substitute
 from mlstack.workspace import Workspace, open_workspace
-from mlstack.workspace.inputs import ResolvedInput, materialise
+from mlstack.workspace.inputs import ResolvedInput, fetch_version, materialise
 
 __all__ = ["DataInput", "Plan", "command_line", "fetch_component_code"]
 
@@ -154,30 +152,16 @@ class Plan:
         if component.code is not None:
             return component.code
         assert self.ws is not None and component.version is not None
-        return fetch_component_code(self.home, self.ws, component.name, component.version,
-                                    component.digest)  # fmt: skip
+        return fetch_component_code(self.home, self.ws, component.name, component.version)
 
 
-def fetch_component_code(home: Path, ws: Workspace, name: str, version: str, digest: str) -> Path:
-    """``<home>/cache/components/<hex>/``: the registered code folder, each file verified
-    by sha256 on the way in; a folder completed earlier for this manifest is reused."""
+def fetch_component_code(home: Path, ws: Workspace, name: str, version: str) -> Path:
+    """``<home>/cache/components/<hex>/``: the registered code folder, fetched and verified
+    as a data input is (:func:`mlstack.workspace.inputs.fetch_version`)."""
     registry = ws.registry("component")
     found = registry.get(name, version)
     manifest = registry.manifest(name, version)
-    hexdigest = digest.split(":", 1)[-1]
-    cache = home / "cache" / "components"
-    folder, marker = cache / hexdigest, cache / f".{hexdigest}.complete"
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / f".{hexdigest}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if folder.is_dir() and marker.is_file() and marker.read_text() == manifest.digest:
-            return folder
-        marker.unlink(missing_ok=True)
-        folder.mkdir(exist_ok=True)
-        prefix = found.uri.split("/paths/", 1)[-1].strip("/")
-        download(ws.endpoint, ws.container, prefix, manifest, folder, progress=False)
-        marker.write_text(manifest.digest)
-    return folder
+    return fetch_version(ws, found, manifest, home / "cache" / "components", progress=False)
 
 
 def _bound(step: StepSpec, component: StepComponent) -> set[str]:
