@@ -14,17 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import (
     AccountKeyConfiguration,
     AzureBlobDatastore,
     SasTokenConfiguration,
 )
-from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobServiceClient
 
-from mlstack.content.blobstore import API_VERSION, MIB, BlobEndpoint
+from mlstack.content.blobstore import BlobEndpoint
 from mlstack.errors import WorkspaceError
 
 __all__ = ["CredentialBlobEndpoint", "Datastore", "resolve_datastore"]
@@ -45,31 +42,8 @@ class CredentialBlobEndpoint(BlobEndpoint):
     def __repr__(self) -> str:  # a SAS token is as secret as a key
         return f"CredentialBlobEndpoint(url={self.url!r}, account={self.account!r}, credential=***)"
 
-    def client(
-        self,
-        *,
-        pool: int = 10,
-        retries: int = 3,
-        max_single_put_size: int = 64 * MIB,
-        max_block_size: int = 4 * MIB,
-        max_single_get_size: int = 32 * MIB,
-        max_chunk_get_size: int = 4 * MIB,
-    ) -> BlobServiceClient:
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return BlobServiceClient(
-            account_url=self.url,
-            credential=self.credential,
-            api_version=API_VERSION,
-            transport=RequestsTransport(session=session, session_owner=True),
-            retry_total=retries,
-            max_single_put_size=max_single_put_size,
-            max_block_size=max_block_size,
-            max_single_get_size=max_single_get_size,
-            max_chunk_get_size=max_chunk_get_size,
-        )
+    def credential_for_client(self) -> Any:
+        return self.credential
 
 
 @dataclass(frozen=True)
