@@ -6,9 +6,14 @@ sent) or sent again from the local disk. On Azure a same-account copy is a metad
 operation and wins; on an emulator a copy may cost more than a small upload (Azurite
 looks up both blobs), and on a far-away or throttled account the balance differs again.
 So it is measured, not assumed: the first transfer that has enough small files with both
-options copies :data:`SAMPLE` of them and sends :data:`SAMPLE` others, interleaved in the
-same pool, and compares the median request times. The costs are remembered per endpoint
-for the rest of the process (a Pulumi run registers several assets against one).
+options copies :data:`SAMPLE` of them and sends :data:`SAMPLE` others through its pool, in
+four batches (sends, copies, copies, sends: a drift in load cancels out, and the pool's
+first connections are paid by sends, which biases towards copying), and compares the
+wall time per file of each kind. Throughput, not request latency: requests that wait in
+the same queue of a busy server (Azurite serves one at a time) all show about the same
+latency whatever each costs, while the batches' wall time shows what each costs the
+server. The costs are remembered per endpoint for the rest of the process (a Pulumi run
+registers several assets against one).
 
 Either choice stores the same bytes under the same name with the same sha256 metadata,
 and the verify step checks every blob, so a wrong estimate costs time, never correctness.
@@ -18,8 +23,6 @@ reads the file and uses the uplink, which a request timing under-counts.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass
 from threading import Lock
 from typing import Literal
@@ -27,7 +30,7 @@ from typing import Literal
 Choice = Literal["measure", "copy", "send"]
 """``measure``: per file by measured cost; ``copy``/``send``: always that, where possible."""
 
-SAMPLE = 16
+SAMPLE = 32
 """Files timed of each kind (copies, sends) to calibrate an endpoint."""
 MIN_CANDIDATES = 8 * SAMPLE
 """Fewer files with both options than this: not worth measuring, they are copied."""
@@ -39,7 +42,7 @@ PREFER_COPY = 1.25
 
 @dataclass(frozen=True)
 class Costs:
-    """Median seconds per request of each kind, measured under a transfer's concurrency."""
+    """Wall seconds per file of each kind, measured in batches under a transfer's concurrency."""
 
     copy_s: float
     send_s: float
@@ -49,10 +52,6 @@ class Costs:
     def sends(self, size: int) -> bool:
         """Whether a file of ``size`` bytes is cheaper to send than to copy."""
         return size <= max(self.largest_sent, 1) * 2 and self.send_s * PREFER_COPY < self.copy_s
-
-    @classmethod
-    def measured(cls, copies: Sequence[float], sends: Sequence[float], largest: int) -> Costs:
-        return cls(statistics.median(copies), statistics.median(sends), largest)
 
 
 _lock = Lock()

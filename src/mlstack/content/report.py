@@ -44,7 +44,8 @@ class TransferReport:
     """``requests`` by kind: put, block, blocklist, copy, get, list, other."""
     copy_ms: float | None = None
     send_ms: float | None = None
-    """The median request times that chose between copying and sending (None: not measured)."""
+    """Wall time per file of each kind that chose between copying and sending (None: not
+    measured; :mod:`mlstack.content.calibration`)."""
 
     @property
     def files(self) -> int:

@@ -1,7 +1,6 @@
 """The per-file work of an upload: send a file, copy known content, or patch a large file.
 
-Every step returns a :class:`Done` saying what it did and how long its requests took (the
-timings calibrate copy-or-send, :mod:`mlstack.content.calibration`). Copies are started,
+Every step returns a :class:`Done` saying what it did. Copies are started,
 never waited on one by one: a copy the service reports ``pending`` (Azure may, for a large
 or cross-account source) comes back as such, and :meth:`Sender.settle` polls all pending
 copies together once everything has been started.
@@ -42,8 +41,6 @@ class Done:
 
     kind: Kind
     entry: FileEntry
-    seconds: float
-    """Wall time of the step's requests (what calibration compares)."""
     sent: int = 0
     """Bytes of the file sent over the wire."""
     reused: int = 0
@@ -132,18 +129,16 @@ class Sender:
                 "source, and this machine holds no copy to send: check that the source "
                 "version's content is still in its datastore, then run again"
             )
-        started = time.perf_counter()
         if entry.size > BLOCK_SIZE:
             outcome = self.blocks.send(entry, self.bases(entry))
             self.meter.file_done()
             kind: Kind = "patched" if outcome.base else "uploaded"
-            seconds = time.perf_counter() - started
-            return Done(kind, entry, seconds, sent=outcome.sent, reused=outcome.reused)
+            return Done(kind, entry, sent=outcome.sent, reused=outcome.reused)
         with_retry(
             lambda: self._send_once(entry), f"uploading {describe(self.prefix, entry)}", self.retry
         )
         self.meter.file_done()
-        return Done("uploaded", entry, time.perf_counter() - started, sent=entry.size)
+        return Done("uploaded", entry, sent=entry.size)
 
     def _send_once(self, entry: FileEntry) -> None:
         blob = self._target(entry)
@@ -174,7 +169,6 @@ class Sender:
     def copy(self, entry: FileEntry, source: str) -> Done:
         """Start a server-side copy of ``source``; the copy inherits its sha256 metadata,
         which the verify step checks. A source that is gone is sent from the client."""
-        started = time.perf_counter()
         target = self._target(entry)
         try:
             result = with_retry(
@@ -189,13 +183,12 @@ class Sender:
             if isinstance(cause, ResourceNotFoundError) and cause.status_code != 403:
                 return self.send(entry)
             raise
-        seconds = time.perf_counter() - started
         if result.get("copy_status") == "pending":
-            return Done("pending", entry, seconds, source=source, copy_id=str(result["copy_id"]))
+            return Done("pending", entry, source=source, copy_id=str(result["copy_id"]))
         if result.get("copy_status") != "success":
             return self.send(entry)
         self.meter.file_done()
-        return Done("copied", entry, seconds)
+        return Done("copied", entry)
 
     def settle(self, done: list[Done], pool: ThreadPoolExecutor) -> list[Done]:
         """``done`` with every pending copy resolved: polled together, with backoff; a

@@ -225,22 +225,28 @@ class _Run:
         self.sampled: set[str] = set()
 
     def sample(self, steps: list[Step], endpoint_url: str) -> list[Done]:
-        """Calibrate this endpoint if it is worth it: copy some small files, send as many
-        others, interleaved, and keep the measured costs for every later choice."""
+        """Calibrate this endpoint if it is worth it: send and copy some small files in
+        batches, and keep the measured costs for every later choice."""
         candidates = [(e, s) for e, s in steps if s is not None and e.size <= SMALL_FILE]
         if not self.chooser.needs_sample(len(candidates)):
             return []
         picked = candidates[:: max(1, len(candidates) // (2 * SAMPLE))][: 2 * SAMPLE]
         self.sampled = {e.path for e, _ in picked}
-        self.meter.grow(0, sum(e.size for index, (e, _) in enumerate(picked) if index % 2))
-        done = run_parallel(
-            self.pool,
-            [self.sender.step(e, None if index % 2 else s) for index, (e, s) in enumerate(picked)],
-        )
-        copies = [d.seconds for d in done if d.kind in ("copied", "pending")]
-        sends = [d.seconds for d in done if d.kind == "uploaded"]
+        sends, copies = picked[1::2], picked[0::2]
+        self.meter.grow(0, sum(e.size for e, _ in sends))
+        half_s, half_c = len(sends) // 2, len(copies) // 2
+        done: list[Done] = []
+        seconds = {"copy": 0.0, "send": 0.0}
+        for kind, batch in (("send", sends[:half_s]), ("copy", copies[:half_c]),
+                            ("copy", copies[half_c:]), ("send", sends[half_s:])):  # fmt: skip
+            started = time.perf_counter()
+            done += run_parallel(
+                self.pool, [self.sender.step(e, s if kind == "copy" else None) for e, s in batch]
+            )
+            seconds[kind] += time.perf_counter() - started
         if copies and sends:
-            costs = Costs.measured(copies, sends, max(e.size for e, _ in picked))
+            costs = Costs(seconds["copy"] / len(copies), seconds["send"] / len(sends),
+                          max(e.size for e, _ in picked))  # fmt: skip
             calibration.remember(endpoint_url, costs)
             self.chooser = replace(self.chooser, costs=costs)
         return done

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ from mlstack.content import calibration, completion
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.calibration import SAMPLE, Costs
 from mlstack.content.manifest import Manifest
+from mlstack.content.sender import Sender
 from mlstack.content.transfer import (
     Choice,
     RetryPolicy,
@@ -120,6 +123,46 @@ def test_enough_small_files_calibrate_the_endpoint_once(
     assert report.resent_files >= SAMPLE  # the timed sends, at least
     assert calibration.costs_of(endpoint.url) is not None  # remembered for the next one
     assert blobs(container, prefix_of(m2)) == many(10 * SAMPLE + 10, 2)
+
+
+@pytest.mark.parametrize("slow", ["copy", "send"])
+def test_the_kind_that_costs_the_server_more_is_avoided(
+    tmp_path: Path,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    monkeypatch: pytest.MonkeyPatch,
+    slow: str,
+) -> None:
+    # A server that serves one request at a time, a copy or a send costing it 20 ms and
+    # the other kind 2 ms: every waiting request's latency includes the queue ahead of it,
+    # so only the batches' throughput tells the kinds apart reliably.
+    server = threading.Lock()
+
+    def serial(method: str) -> None:
+        original = getattr(Sender, method)
+        cost = 0.02 if (method == "copy") == (slow == "copy") else 0.002
+
+        def served(self: Sender, *args: Any) -> Any:
+            with server:
+                time.sleep(cost)
+            return original(self, *args)
+
+        monkeypatch.setattr(Sender, method, served)
+
+    v1, v2 = many(10 * SAMPLE, 1), many(10 * SAMPLE, 2)
+    m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
+    send(tmp_path / "v1", m1, endpoint, container)
+    serial("copy")
+    serial("_send_once")
+
+    report = send(tmp_path / "v2", m2, endpoint, container, known=known_from(m1, prefix_of(m1)))
+
+    unchanged = sum(1 for rel in v2 if v1[rel] == v2[rel])
+    if slow == "copy":  # only the timed copies were copied
+        assert (report.copied_files, report.resent_files) == (SAMPLE, unchanged - SAMPLE)
+    else:  # only the timed sends were sent
+        assert (report.copied_files, report.resent_files) == (unchanged - SAMPLE, SAMPLE)
+    assert blobs(container, prefix_of(m2)) == v2
 
 
 def test_measured_costs_decide_per_file(
