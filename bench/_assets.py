@@ -16,7 +16,7 @@ from bench._common import MIB, peak_rss_mib, timed
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import SqliteHashCache
 from mlstack.content.scan import scan
-from mlstack.content.transfer import upload
+from mlstack.content.transfer import Choice, upload
 from mlstack.workspace.asset import datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
 
@@ -104,6 +104,8 @@ class Job:
     container: str
     endpoint: BlobEndpoint
     name: str
+    choice: Choice = "measure"
+    """Copy or send known content: measured per endpoint, as the provider does."""
 
 
 def register(job: Job) -> dict[str, Any]:
@@ -115,7 +117,14 @@ def register(job: Job) -> dict[str, Any]:
     root, name = job.root, job.name
     prefix = upload_prefix(manifest.digest, name)
     report = upload(
-        root, manifest, ws.endpoint, ws.container, prefix, ws.stored_content(), progress=False
+        root,
+        manifest,
+        ws.endpoint,
+        ws.container,
+        prefix,
+        ws.stored_content(),
+        progress=False,
+        choice=job.choice,
     )
     data, _ = ws.register_data(name, type_="uri_folder", uri=datastore_uri(prefix),
                                manifest=manifest)  # fmt: skip
