@@ -7,7 +7,9 @@
 
 Inputs are data asset references resolved through the stack's workspace and verified by
 digest (:func:`mlstack.workspace.inputs.materialise`), so the lineage names exactly the
-bytes trained on. Each split is ``<label>/<any>.png``, 28x28 grayscale.
+bytes trained on. Each split is ``<label>/<any>.png``, 28x28 grayscale. In a job (every
+split a mounted folder, ``--out`` given: how Azure ML runs the ``train_digits`` component)
+the script needs no mlstack; ``digits-env`` holds what it imports.
 
 The artefact folder ``outputs/<model>/`` holds ``model.pt2`` (a ``torch.export`` program:
 scoring needs no class definition; TorchScript is deprecated in this torch), ``metrics.json``,
@@ -44,13 +46,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from mlstack.config.locator import LocalLocator
-from mlstack.errors import MlstackError
-from mlstack.jobs.metrics import log_metrics
-from mlstack.project import Project
-from mlstack.workspace import open_workspace
-from mlstack.workspace.asset import AssetRef
-from mlstack.workspace.inputs import ResolvedInput, materialise
+try:  # a developer's machine; an Azure ML job runs in digits-env, which has no mlstack
+    from mlstack.errors import MlstackError
+    from mlstack.jobs.metrics import log_metrics
+except ImportError:
+
+    class MlstackError(Exception):  # type: ignore[no-redef]
+        """Bad input: one line on stderr and exit code 2, as with mlstack installed."""
+
+    def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+        """To the job's MLflow run when Azure ML gives one and MLflow is installed; else
+        the values are in metrics.json only."""
+        if not os.environ.get("MLFLOW_RUN_ID"):
+            return
+        with suppress(ImportError):
+            import mlflow  # noqa: PLC0415 - optional
+
+            mlflow.log_metrics(dict(metrics), step=step)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = "training/train.py"
@@ -59,6 +72,18 @@ SIZE, CLASSES = 28, 10
 MODEL_FILE, METRICS_FILE = "model.pt2", "metrics.json"
 CURVE_FILE, LINEAGE_FILE, MARKER_FILE = "training_curve.png", "lineage.json", ".mlstack-complete"
 EVAL_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Split:
+    """A data split in a local folder and the version it is (mlstack's ``ResolvedInput``
+    has these fields; in an Azure ML job the folder is the mounted input)."""
+
+    name: str
+    version: str
+    digest: str
+    path: Path
+    files: int
 
 
 @dataclass(frozen=True)
@@ -277,7 +302,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _identity(item: ResolvedInput) -> dict[str, str]:
+def _identity(item: Split) -> dict[str, str]:
     return {"digest": item.digest, "name": item.name, "version": item.version}
 
 
@@ -286,7 +311,7 @@ def _dump(path: Path, value: object) -> None:
 
 
 def train(
-    inputs: Mapping[str, ResolvedInput],
+    inputs: Mapping[str, Split],
     out: Path,
     params: Params = Params(),  # frozen, so one shared default is safe
     *,
@@ -335,6 +360,10 @@ def resolve_environment(home: Path, stack: str, ref: str | None) -> dict[str, An
     """The exact registered environment version ``ref`` names, as lineage records it."""
     if not ref:
         return None
+    from mlstack.config.locator import LocalLocator  # noqa: PLC0415 - see project()
+    from mlstack.workspace import open_workspace  # noqa: PLC0415
+    from mlstack.workspace.asset import AssetRef  # noqa: PLC0415
+
     parsed = AssetRef.parse(ref)
     ws = open_workspace(LocalLocator(stack=stack), home=home)
     env = ws.environments.get(parsed.name, parsed.version)
@@ -343,7 +372,7 @@ def resolve_environment(home: Path, stack: str, ref: str | None) -> dict[str, An
 
 
 def is_current(
-    out: Path, inputs: Mapping[str, ResolvedInput], params: Params,
+    out: Path, inputs: Mapping[str, Split], params: Params,
     environment: Mapping[str, Any] | None,
 ) -> bool:  # fmt: skip
     """Whether ``out`` is a complete artefact of exactly these inputs, params and environment."""
@@ -374,12 +403,27 @@ def job_context() -> dict[str, Any]:
     return dict(context)
 
 
-def folder_input(role: str, folder: Path) -> ResolvedInput:
+def folder_input(role: str, folder: Path) -> Split:
     """A split given as a folder (a job's mounted input), named by the job's record of it."""
     known = job_context().get("inputs", {}).get(role, {})
     files = sum(1 for p in folder.rglob("*") if p.is_file())
-    return ResolvedInput(known.get("name", str(folder)), str(known.get("version", "")),
+    return Split(known.get("name", str(folder)), str(known.get("version", "")),
                          known.get("digest", ""), folder, files)  # fmt: skip
+
+
+def project() -> Any:
+    """This checkout's mlstack project: only for runs outside a job, where mlstack is."""
+    from mlstack.project import Project  # noqa: PLC0415 - not in an Azure ML job's env
+
+    return Project.find(ROOT)
+
+
+def workspace_input(home: Path, stack: str, ref: str) -> Split:
+    """The data version ``ref`` names, fetched from the stack's workspace and verified."""
+    from mlstack.workspace.inputs import materialise  # noqa: PLC0415 - see project()
+
+    found = materialise(home, stack, ref)
+    return Split(found.name, found.version, found.digest, found.path, found.files)
 
 
 def default_threads() -> int:
@@ -424,15 +468,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise MlstackError("--stack is required when an input is an asset reference")
         # a job with every input mounted and --out given needs no project (as on Azure ML)
         mounted = len(folders) == len(ROLES) and args.out and not args.environment
-        home = Path() if mounted else Project.find(ROOT).home
+        home = Path() if mounted else project().home
         inputs = {
             role: folder_input(role, folders[role]) if role in folders
-            else materialise(home, args.stack, ref)
+            else workspace_input(home, args.stack, ref)
             for role, ref in refs.items()
         }  # fmt: skip
         for item in inputs.values():
             console.print(f"{item.name}:{item.version}  {item.files} files  {item.digest[:19]}…")
-        out = args.out or Project.find(ROOT).root / "outputs" / args.model
+        out = args.out or project().root / "outputs" / args.model
         params = Params(args.epochs, args.seed, args.lr, args.batch_size)
         environment = (
             resolve_environment(home, args.stack, args.environment)

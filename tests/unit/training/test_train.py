@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import importlib.util
 import json
 import os
+import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from mlstack.content.blobstore import BlobEndpoint
@@ -262,3 +267,88 @@ def test_the_command_line_trains_from_registered_data_assets(
     assert trainer.main([*args, "--skip-if-current"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert (out / ".mlstack-complete").stat().st_mtime_ns == marker
+
+
+# An Azure ML job: digits-env has torch, torchvision, pillow, matplotlib and rich, not mlstack.
+WITHOUT_MLSTACK = """
+import importlib.abc, runpy, sys
+
+class NoMlstack(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "mlstack":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, NoMlstack())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_job_with_mounted_inputs_runs_without_mlstack(
+    inputs: dict[str, ResolvedInput], tmp_path: Path
+) -> None:
+    job = {"id": "job-7", "inputs": {r: {"name": f"toy-{r}", "version": "3", "digest": "sha256:d"}
+                                     for r in ROLES}}  # fmt: skip
+    folders = [arg for role in ROLES for arg in (f"--{role}", str(inputs[role].path))]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MLSTACK, str(SCRIPT), *folders, "--model", "digits-cnn",
+         "--epochs", "1", "--threads", "1", "--out", str(tmp_path / "model")],
+        env={**os.environ, "MLSTACK_JOB": json.dumps(job), "MLFLOW_RUN_ID": ""},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ARTEFACT
+    lineage = json.loads((tmp_path / "model" / "lineage.json").read_text())
+    assert lineage["job"] == "job-7"
+    assert {d["name"] for d in lineage["data"]} == {f"toy-{r}" for r in ROLES}
+
+
+def test_without_mlstack_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for role in ROLES:
+        (tmp_path / role / "cat").mkdir(parents=True)
+    folders = [arg for role in ROLES for arg in (f"--{role}", str(tmp_path / role))]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MLSTACK, str(SCRIPT), *folders, "--model", "m",
+         "--out", str(tmp_path / "model")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "class folders must be named 0-9" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _imports(script: Path) -> set[str]:
+    """The top-level modules a script imports, anywhere in it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize(
+    "script", ["training/train.py", "steps/prep/prep.py", "steps/evaluate/evaluate.py"]
+)
+def test_digits_env_installs_what_each_step_imports(script: str) -> None:
+    """Every step of the digits pipeline runs in digits-env on Azure ML: each package its
+    script imports is pinned there or required by a pinned one (numpy, by torchvision).
+    Two are optional: mlstack, which train.py imports only outside a job (tested above),
+    and MLflow, which it reports metrics to only if the job's image has it."""
+    conda = yaml.safe_load((REPO / "assets/environments/digits-env.conda.yaml").read_text())
+    pinned = {re.split(r"[=<>!~ ]", p)[0].lower() for p in conda["dependencies"][2]["pip"]}
+    provided = set(pinned)
+    for name in pinned:
+        for requirement in metadata.requires(name) or []:
+            if "extra ==" not in requirement:
+                provided.add(re.split(r"[=<>!~ ;\[(]", requirement)[0].lower())
+    owners = metadata.packages_distributions()
+    local = {p.stem for p in (REPO / script).parent.glob("*.py")}  # the code folder's own
+    third_party = (
+        _imports(REPO / script) - set(sys.stdlib_module_names) - local - {"mlstack", "mlflow"}
+    )
+    for module in sorted(third_party):
+        distributions = {d.lower() for d in owners.get(module, [module])}
+        assert distributions & provided, f"{script} imports {module}, which digits-env lacks"
