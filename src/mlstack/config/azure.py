@@ -42,7 +42,6 @@ from typing import Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
@@ -54,147 +53,21 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mlstack.config.locator import AzureLocator
-from mlstack.config.naming import NAMESPACE, stack_file
+from mlstack.config.ml_registry import MlRegistrySettings
+from mlstack.config.naming import AZURE_RULES, NAMESPACE, placeholder_problem, stack_file
 from mlstack.errors import ConfigError, Problem
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 KEY = "azure"
 """The config key under the ``mlstack:`` namespace that holds these settings."""
 
-PLACEHOLDER_GUID = "00000000-0000-0000-0000-000000000000"
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_PLACEHOLDER = re.compile(r"^<.*>$|^(?:changeme|change-me|todo|fill-?me)$", re.IGNORECASE)
-_RULES: dict[str, tuple[re.Pattern[str], str]] = {
-    # Microsoft.Resources/resourceGroups: 1-90 of letters, digits, '_', '-', '.', '(', ')'
-    # (Unicode letters too; ASCII here), not ending with '.'.
-    "resource_group": (
-        re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII),
-        "1-90 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
-    ),
-    "location": (
-        re.compile(r"^[a-z][a-z0-9]{1,39}$"),
-        "an Azure region name in lowercase without spaces, such as westeurope or eastus2 "
-        "(`az account list-locations -o table` lists them)",
-    ),
-    # Microsoft.MachineLearningServices/workspaces: 3-33, alphanumerics, '_' and '-',
-    # starting with a letter or digit.
-    "workspace_name": (
-        re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
-        "3-33 letters, digits, '-' or '_', starting with a letter or digit",
-    ),
-    # Microsoft.Storage/storageAccounts: 3-24 lowercase letters and digits, globally unique.
-    "storage_account": (
-        re.compile(r"^[a-z0-9]{3,24}$"),
-        "3-24 lowercase letters and digits only (globally unique across Azure)",
-    ),
-    # Microsoft.KeyVault/vaults: 3-24 of alphanumerics and hyphens, starting with a letter,
-    # ending with a letter or digit, no consecutive hyphens; globally unique.
-    "key_vault": (
-        re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?=[a-zA-Z0-9])){1,22}[a-zA-Z0-9]$"),
-        "3-24 letters, digits and single hyphens, starting with a letter and ending with a "
-        "letter or digit (globally unique across Azure)",
-    ),
-    # Microsoft.ContainerRegistry/registries: 5-50 alphanumerics, globally unique.
-    "container_registry": (
-        re.compile(r"^[a-zA-Z0-9]{5,50}$"),
-        "5-50 letters and digits only (globally unique across Azure)",
-    ),
-    # Microsoft.MachineLearningServices datastores: letters, digits and underscores.
-    "datastore_name": (
-        re.compile(r"^[a-zA-Z0-9_]{1,255}$"),
-        "1-255 letters, digits or '_'",
-    ),
-}
 _REQUIRED = ("subscription_id", "resource_group", "workspace_name")
 # What creating the estate needs beyond what attaching to a workspace needs.
 _CREATE_ONLY = ("location", "storage_account", "key_vault", "container_registry")
 LEGACY_REGISTRY_KEY = "registry"
 """The container registry's key before ``containerRegistry`` (still read, with a notice)."""
 DEFAULT_DATASTORE = {"create": "mlstack", "attach": "workspaceblobstore"}
-_ENDPOINT = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,30})[a-zA-Z0-9]$")
-
-
-def endpoint_name_problem(name: str) -> str | None:
-    """Online endpoint names: 3-32 letters, digits, '-', starting with a letter."""
-    if _ENDPOINT.fullmatch(name):
-        return None
-    return (
-        f"{name!r} is not a valid online endpoint name: use 3-32 letters, digits and '-', "
-        "starting with a letter and ending with a letter or digit"
-    )
-
-
-def placeholder_problem(value: str) -> str | None:
-    """None unless ``value`` is a placeholder left from the shipped stack file."""
-    if value == PLACEHOLDER_GUID or _PLACEHOLDER.match(value.strip()):
-        return f"still the placeholder {value!r}: replace it with your own value"
-    return None
-
-
-_ML_REGISTRY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")
-
-
-class MlRegistrySettings(BaseModel):
-    """An Azure ML registry (``Microsoft.MachineLearningServices/registries``) under
-    ``mlstack:azure.mlRegistry``: where ``mlstack promote --via registry`` shares models.
-
-    One registry serves several stacks: exactly one stack declares it (``create: true``,
-    in its resource group, protected when the stack is); the others name it only. A
-    registry name is unique across Azure.
-    """
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
-
-    name: str
-    """The registry's name: 3-33 letters, digits, '-' or '_', starting with a letter or digit."""
-    create: bool = False
-    """This stack declares the registry (one stack does); else it only references it."""
-    location: str = ""
-    """Primary region (default: the stack's ``location``); ``create: true`` only."""
-    replication_locations: tuple[str, ...] = Field(default=())
-    """Further regions the registry replicates its assets to (``create: true`` only)."""
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if problem := placeholder_problem(value):
-            raise ValueError(problem)
-        if not _ML_REGISTRY.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a valid Azure ML registry name: use 3-33 letters, digits, "
-                "'-' or '_', starting with a letter or digit (unique across Azure)"
-            )
-        return value
-
-    @field_validator("location")
-    @classmethod
-    def _location(cls, value: str) -> str:
-        pattern, rule = _RULES["location"]
-        if value and not pattern.fullmatch(value):
-            raise ValueError(f"{value!r} is not a region: use {rule}")
-        return value
-
-    @field_validator("replication_locations")
-    @classmethod
-    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        pattern, rule = _RULES["location"]
-        bad = [region for region in value if not pattern.fullmatch(region)]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a region: use {rule}")
-        if len(set(value)) != len(value):
-            raise ValueError("a region is listed twice: list each once")
-        return value
-
-    @model_validator(mode="after")
-    def _regions_only_when_created(self) -> MlRegistrySettings:
-        if not self.create and (self.location or self.replication_locations):
-            raise ValueError(
-                "location and replicationLocations belong to the stack that creates the "
-                "registry: add `create: true` here, or remove them (this stack only uses it)"
-            )
-        return self
 
 
 class AzureSettings(BaseModel):
@@ -333,7 +206,7 @@ class AzureSettings(BaseModel):
             )
         return value.lower()
 
-    @field_validator(*_RULES)
+    @field_validator(*AZURE_RULES)
     @classmethod
     def _named(cls, value: str, info: ValidationInfo) -> str:
         field = info.field_name or ""
@@ -348,7 +221,7 @@ class AzureSettings(BaseModel):
             )
         if problem := placeholder_problem(value):
             raise ValueError(problem)
-        pattern, rule = _RULES[field]
+        pattern, rule = AZURE_RULES[field]
         if not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid name: use {rule}")
         return value

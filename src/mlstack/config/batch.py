@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.config.azure import endpoint_name_problem
 from mlstack.config.endpoints import ENDPOINTS_FOLDER, AssetReference, attach_deployments
 from mlstack.config.models import MODELS_FOLDER
+from mlstack.config.naming import endpoint_name_problem
 from mlstack.config.specfile import (
     SpecKind,
     display,

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from mlstack.config.azure import endpoint_name_problem
+from mlstack.config.naming import endpoint_name_problem
 from mlstack.config.specfile import (
     SpecKind,
     display,

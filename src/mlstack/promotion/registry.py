@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from mlstack.config.azure import MlRegistrySettings
+from mlstack.config.ml_registry import MlRegistrySettings
 from mlstack.config.naming import stack_file
 from mlstack.errors import MlstackError, PromotionError
 from mlstack.promotion.source import WorkspaceSource

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlstack.config.azure import AzureSettings, endpoint_name_problem
+from mlstack.config.azure import AzureSettings
+from mlstack.config.naming import endpoint_name_problem
 from mlstack.config.stack import load_stack_config
 from mlstack.errors import ConfigError
 
