@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlstack.content.hashcache import SqliteHashCache
 from mlstack.content.retry import JOB_POLLS, RetryPolicy
@@ -56,6 +56,9 @@ _FLOATING = re.compile(r"[@:/]latest$", re.IGNORECASE)
 _PINNED_COMPONENT = re.compile(r"(/components/[^/]+/versions/[^/]+|^(azureml:)?[^:@/]+:[^:@/]+)$")
 _ENV_ID = re.compile(r"/environments/([^/]+)/versions/([^/]+)$")
 _REFS = ("componentId", "uri", "environmentId", "environment")
+REUSED_FLAG, REUSED_JOB = "azureml.isreused", "azureml.reusedrunid"
+"""The child-run properties that say Azure ML reused an earlier job (as azure-ai-ml reads
+them: ``PipelineConstants``; not imported, which would import azure-ai-ml)."""
 
 
 def new_job_id(spec: PipelineSpec) -> str:
@@ -241,34 +244,46 @@ def _steps_record(spec: PipelineSpec, job: Any, components: Mapping[str, StepCom
     return steps
 
 
-def _step_record(
-    pipeline: JobRecord, step: str, child: str, status: str, component: StepComponent
-) -> JobRecord:
+class _Child(NamedTuple):
+    """A step's child job as run history reports it."""
+
+    name: str
+    status: str
+    reused_from: str | None
+    """The earlier job whose outputs Azure ML reused for this step, if it did."""
+
+
+def _step_record(pipeline: JobRecord, step: str, child: _Child, component: StepComponent
+                 ) -> JobRecord:  # fmt: skip
     """A step's record, under the child job's own name, as the contract has it."""
     facts = pipeline.extra["steps"][step]
     return JobRecord(
-        id=child, kind="command", status=status, stack=pipeline.stack, parent=pipeline.id,
-        source=str(component.file or pipeline.source), environment=facts["environment"],
-        created_at=now(), ended_at=now() if status in FINAL else "",
+        id=child.name, kind="command", status=child.status, stack=pipeline.stack,
+        parent=pipeline.id, source=str(component.file or pipeline.source),
+        environment=facts["environment"], created_at=now(),
+        ended_at=now() if child.status in FINAL else "",
         extra={"step": step, "component": component.label, "component_digest": component.digest,
-               "reuse_key": "", "reused_from": None, "target": "azure"},
+               "reuse_key": "", "reused_from": child.reused_from, "target": "azure"},
     )  # fmt: skip
 
 
 def _child_steps(workspace: ServiceWorkspace, spec: PipelineSpec, job_id: str
-                 ) -> dict[str, tuple[str, str]]:  # fmt: skip
-    """Step → (child job name, status) from run history; the step is the child's node id
-    or display name (the node's display name, its step name by default)."""
+                 ) -> dict[str, _Child]:  # fmt: skip
+    """Step → its child job from run history; the step is the child's node id or display
+    name (the node's display name, its step name by default). A step Azure ML reused
+    says so in the properties azure-ai-ml reads (``azureml.isreused``, ``…reusedrunid``)."""
     names = {spec.steps[n].display_name or n: n for n in spec.steps} | {n: n for n in spec.steps}
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, _Child] = {}
     # azure-ai-ml's jobs.list(parent_job_name=...) GETs the parent first; this is its call.
     for child in workspace.client.jobs._runs_operations.get_run_children(job_id):
         if child is None:
             continue
-        node = str((child.properties or {}).get("azureml.nodeid", ""))
+        properties = child.properties or {}
+        node = str(properties.get("azureml.nodeid", ""))
         step = names.get(node) or names.get(str(child.display_name or ""))
+        reused = properties.get(REUSED_FLAG) == "true" and properties.get(REUSED_JOB)
         if step is not None:
-            found[step] = (str(child.name), _status(child))
+            found[step] = _Child(str(child.name), _status(child), str(reused) if reused else None)
     return found
 
 
@@ -335,20 +350,24 @@ class _Follow:
     def refresh(self, pipeline_status: str | None = None, *, children: bool = True) -> None:
         """Store the pipeline's new status and, from the child runs, each step's."""
         record = self.record
-        found: dict[str, tuple[str, str]] = {}
+        found: dict[str, _Child] = {}
         try:
             found = _child_steps(self.workspace, self.spec, record.id) if children else {}
         except Exception:  # step statuses are a courtesy: the pipeline's status is the fact
             found = {}
         steps = {k: dict(v) for k, v in record.extra["steps"].items()}
-        for step, (child, status) in found.items():
-            if (steps[step]["job"], steps[step]["status"]) == (child, status):
+        for step, child in found.items():
+            was = steps[step]
+            if (was["job"], was["status"], was["reused_from"]) == child:
                 continue
-            if steps[step]["status"] != status:
-                self.echo(f"step {step}: {steps[step]['status']} -> {status}")
-            steps[step] |= {"job": child, "status": status}
-            first = self.created.setdefault(child, now())
-            child_record = _step_record(record, step, child, status, self.components[step])
+            if child.reused_from and was["reused_from"] != child.reused_from:
+                self.echo(f"step {step}: reused from {child.reused_from} (Azure ML reuse)")
+            if was["status"] != child.status:
+                self.echo(f"step {step}: {was['status']} -> {child.status}")
+            steps[step] |= {"job": child.name, "status": child.status,
+                            "reused_from": child.reused_from}  # fmt: skip
+            first = self.created.setdefault(child.name, now())
+            child_record = _step_record(record, step, child, self.components[step])
             self.store.put(child_record.evolve(created_at=first))
         changes: dict[str, Any] = {"extra": {**record.extra, "steps": steps}}
         if pipeline_status is not None:

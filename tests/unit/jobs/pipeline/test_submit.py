@@ -160,16 +160,24 @@ def _statuses(arm: JobsArm, *statuses: str) -> None:
 CHILDREN = f"/@api/history/v1.0{WS}/runs/{JOB}/children"
 
 
-def _children(arm: JobsArm, *rounds: dict[str, str]) -> None:
+def _children(arm: JobsArm, *rounds: dict[str, str], reused: dict[str, str] | None = None
+              ) -> None:  # fmt: skip
     """Each read of the child runs answers the next round (step → status); the last
-    repeats. The prep child names its step by node id, train by display name."""
+    repeats. The prep child names its step by node id, train by display name; a step in
+    ``reused`` says Azure ML reused that earlier job for it."""
     queue = list(rounds)
+    reused = reused or {}
+
+    def properties(step: str) -> dict[str, str]:
+        node = {"azureml.nodeid": step} if step == "prep" else {}
+        if step in reused:
+            return node | {"azureml.isreused": "true", "azureml.reusedrunid": reused[step]}
+        return node
 
     def children(call: Call) -> Reply:
         now = queue.pop(0) if len(queue) > 1 else queue[0]
         runs = [{"runId": f"child_{step}", "status": status, "displayName": step,
-                 "properties": {"azureml.nodeid": step} if step == "prep" else {}}
-                for step, status in now.items()]  # fmt: skip
+                 "properties": properties(step)} for step, status in now.items()]  # fmt: skip
         return 200, {"value": runs, "nextLink": None}
 
     arm.table[("GET", CHILDREN, None)] = children
@@ -303,6 +311,24 @@ def test_a_pipeline_is_submitted_pinned_and_watched_with_its_steps(
         "train": {"job": "child_train", "component": "train_digits:4", "status": "Completed",
                   "reused_from": None, "upstream": ["prep"], "environment": env},
     }  # fmt: skip
+
+
+def test_a_step_azure_ml_reused_is_reported_with_the_job_it_reused(
+    arm: JobsArm, project: Path
+) -> None:
+    _statuses(arm, "NotStarted", "Running", "Completed")
+    _children(arm, {"prep": "Completed", "train": "Running"},
+              {"prep": "Completed", "train": "Completed"}, reused={"prep": "old_prep"})  # fmt: skip
+
+    record, lines, _ = submitted(project)
+
+    assert "step prep: reused from old_prep (Azure ML reuse)" in lines
+    assert record.extra["steps"]["prep"]["reused_from"] == "old_prep"
+    assert record.extra["steps"]["train"]["reused_from"] is None
+    children = {r.extra["step"]: r for r in JobStore.at(project / ".mlstack", STACK).list(
+        parent=JOB)}  # fmt: skip
+    assert children["prep"].extra["reused_from"] == "old_prep"
+    assert children["train"].extra["reused_from"] is None
 
 
 def test_no_wait_returns_after_the_put(arm: JobsArm, project: Path) -> None:
