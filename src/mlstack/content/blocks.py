@@ -112,11 +112,13 @@ class Layout:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one large file was stored: bytes sent, bytes reused from ``base`` (if any)."""
+    """How one large file was stored: bytes sent, bytes reused from ``base`` (if any),
+    and the ETag of the blob committed."""
 
     sent: int
     reused: int
     base: str | None
+    etag: str
 
 
 class _BaseGoneError(Exception):
@@ -191,8 +193,7 @@ class BlockSender:
                 sent += len(data)
         if sent != entry.size or whole.hexdigest() != entry.sha256 or len(ids) != len(sizes):
             raise changed(path)  # nothing committed: the service drops uncommitted blocks
-        self._commit(blob, ids, entry)
-        return Outcome(sent, 0, None)
+        return Outcome(sent, 0, None, self._commit(blob, ids, entry))
 
     def _patch(
         self, entry: FileEntry, path: Path, base: Layout, hashes: list[str], sizes: list[int]
@@ -216,9 +217,9 @@ class BlockSender:
                     raise changed(path)
                 ids.append(self._stage(blob, index, data, entry))
                 sent += size
-        self._commit(blob, ids, entry)
+        etag = self._commit(blob, ids, entry)
         self.meter.advance(reused)
-        return Outcome(sent, reused, base.source)
+        return Outcome(sent, reused, base.source, etag)
 
     def _copy(self, blob: BlobClient, source: str) -> None:
         """Copy the base over the target and wait for it: blocks cannot be staged while a
@@ -254,13 +255,15 @@ class BlockSender:
         self.meter.advance(len(data))
         return name
 
-    def _commit(self, blob: BlobClient, ids: list[str], entry: FileEntry) -> None:
+    def _commit(self, blob: BlobClient, ids: list[str], entry: FileEntry) -> str:
+        """Commit the blob; its ETag."""
         blocks = [BlobBlock(block_id=name, state=BlockState.LATEST) for name in ids]
-        with_retry(
+        result = with_retry(
             lambda: blob.commit_block_list(blocks, metadata={SHA256: entry.sha256}, **self.count),
             f"committing the blocks of '{entry.path}'",
             self.retry,
         )
+        return str(result.get("etag") or "")
 
 
 def _sizes(size: int) -> list[int]:

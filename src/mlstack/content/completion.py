@@ -6,9 +6,12 @@ trusted only when its marker (written last) names the manifest's digest.
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 from urllib.parse import quote, unquote
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -23,6 +26,54 @@ from mlstack.errors import WorkspaceError
 
 SHA256 = "sha256"  # blob metadata key holding the content's hex sha256
 DIGEST = "digest"  # marker metadata key holding the manifest digest
+ETAGS = "etags"  # marker key: path → the ETag its blob had when the version was verified
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What a completion marker holds: the version's manifest, and the ETag each blob had
+    when the version was verified (where recorded: markers of earlier releases record none).
+
+    A later version copies such a blob on condition that its ETag is unchanged
+    (``x-ms-source-if-match``), so the copy is of verified content without listing it
+    again; any change to a blob's bytes or metadata changes its ETag.
+    """
+
+    manifest: Manifest
+    etags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        record: dict[str, Any] = {**self.manifest.to_record(), ETAGS: dict(self.etags)}
+        return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Sealed:
+        raw = json.loads(text)
+        etags = raw.get(ETAGS) or {}
+        return cls(Manifest.from_record(raw), {str(k): str(v) for k, v in etags.items()})
+
+
+@dataclass(frozen=True)
+class Known:
+    """Content a datastore holds that a new version can copy instead of sending.
+
+    ``blobs``: sha256 → a blob holding it; ``etags``: blob → the ETag its version's marker
+    recorded (copies from a blob without one are verified by a listing afterwards).
+    """
+
+    blobs: dict[str, str] = field(default_factory=dict)
+    etags: dict[str, str] = field(default_factory=dict)
+
+    def add(self, prefix: str, manifest: Manifest, etags: Mapping[str, str] | None = None) -> None:
+        """The files of the version stored at ``prefix``; content already known keeps
+        its blob (add the newest versions first)."""
+        for entry in manifest.entries:
+            if entry.sha256 in self.blobs:
+                continue
+            blob = self.blobs[entry.sha256] = f"{prefix}/{entry.path}"
+            etag = etags.get(entry.path) if etags else None
+            if etag:
+                self.etags[blob] = etag
 
 
 def marker_name(prefix: str) -> str:
@@ -149,3 +200,13 @@ def is_complete(
     with endpoint.client(pool=1, retries=0) as service:
         client = service.get_container_client(container)
         return marker_digest(client, clean_prefix(prefix), retry) == digest
+
+
+def read_sealed(endpoint: BlobEndpoint, container: str, prefix: str) -> Sealed | None:
+    """The completion marker of ``prefix``; None if there is none."""
+    with endpoint.client(pool=1) as service:
+        blob = service.get_blob_client(container, marker_name(prefix))
+        try:
+            return Sealed.from_json(blob.download_blob().readall().decode())
+        except ResourceNotFoundError:
+            return None

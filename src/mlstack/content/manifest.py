@@ -117,15 +117,20 @@ class Manifest:
 
     def to_json(self) -> str:
         """Deterministic serialisation (sorted entries, sorted keys, no spaces)."""
-        return json.dumps(
-            {"digest": self.digest, "files": [e.to_dict() for e in self.entries]},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        return json.dumps(self.to_record(), sort_keys=True, separators=(",", ":"))
+
+    def to_record(self) -> dict[str, Any]:
+        """What :meth:`to_json` serialises, for records that hold a manifest and more."""
+        return {"digest": self.digest, "files": [e.to_dict() for e in self.entries]}
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        raw = json.loads(text)
+        return cls.from_record(json.loads(text))
+
+    @classmethod
+    def from_record(cls, raw: dict[str, Any]) -> Manifest:
+        """The manifest in a parsed record; keys other than ``digest`` and ``files`` are
+        the record's own business."""
         manifest = cls.of(FileEntry.from_dict(item) for item in raw["files"])
         if raw.get("digest") not in (None, manifest.digest):
             raise ValueError("manifest digest does not match its entries")

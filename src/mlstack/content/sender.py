@@ -1,9 +1,16 @@
 """The per-file work of an upload: send a file, copy known content, or patch a large file.
 
-Every step returns a :class:`Done` saying what it did. Copies are started,
-never waited on one by one: a copy the service reports ``pending`` (Azure may, for a large
-or cross-account source) comes back as such, and :meth:`Sender.settle` polls all pending
-copies together once everything has been started.
+Every step returns a :class:`Done` saying what it did, with the ETag of the blob it left.
+Copies are started, never waited on one by one: a copy the service reports ``pending``
+(Azure may, for a large or cross-account source) comes back as such, and
+:meth:`Sender.settle` polls all pending copies together once everything has been started.
+
+A copy from a blob whose ETag a marker recorded names it as a precondition
+(``x-ms-source-if-match``): the copy is then of the content verified when that ETag was
+recorded, or it fails with 412 and the file is sent instead. Copy requests are built here
+and sent through the container's pipeline (signing, counting): the SDK's
+``start_copy_from_url`` builds two blob clients and its options per call, about half of
+the 1.6 ms of client CPU a copy cost when measured with py-spy.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -19,7 +26,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 from urllib.parse import quote
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.storage.blob import BlobClient, ContainerClient
 
 from mlstack.content.blocks import BLOCK_SIZE, BlockSender, changed
@@ -48,6 +56,10 @@ class Done:
     source: str = ""
     copy_id: str = ""
     """For a ``pending`` copy: where from, and the service's copy id."""
+    etag: str = ""
+    """The blob's ETag once stored (recorded in the marker)."""
+    sealed: bool = False
+    """A copy conditional on its source's recorded ETag: verified without a listing."""
 
 
 class _HashingReader:
@@ -87,11 +99,15 @@ class Sender:
         counter: RequestCounter,
         bases: Callable[[FileEntry], list[str]],
         source_sas: str = "",
+        etags: Mapping[str, str] | None = None,
     ) -> None:
         """``bases`` names earlier blobs of an entry's path, for block reuse; ``source_sas``
-        signs copy sources given as absolute URLs (blobs of another storage account)."""
+        signs copy sources given as absolute URLs (blobs of another storage account);
+        ``etags`` are the recorded ETags of copy sources (blob name → ETag)."""
         self.root, self.container, self.prefix = root, container, prefix
         self._source_sas = source_sas  # a secret: only ever put in a copy request's source URL
+        self.etags = etags if etags is not None else {}
+        self._url, _, self._sas = container.url.partition("?")  # a SAS rides in the query
         self.meter, self.retry, self.bases, self.count = meter, retry, bases, counter.options
         self.blocks = BlockSender(root, self._target, self._source, meter, retry, counter)
 
@@ -105,22 +121,29 @@ class Sender:
         return self.container.get_blob_client(blob_name(self.prefix, entry))
 
     def _source(self, source: str) -> BlobClient:
-        """A blob of this container, ``/<container>/<blob>`` in another of the account, or
-        the absolute URL of a blob in another account, read with ``source_sas`` (how a
-        promotion copies from one workspace's datastore to another's)."""
-        if source.startswith(("https://", "http://")):
-            signed = f"{source}?{self._source_sas}" if self._source_sas else source
-            return BlobClient.from_blob_url(signed, api_version=self.container.api_version)
-        if not source.startswith("/"):
+        """The blob a ``known`` value names (see :meth:`_source_url`), to read its blocks."""
+        if not source.startswith(("https://", "http://", "/")):
             return self.container.get_blob_client(source)
-        other, _, name = source[1:].partition("/")
-        container_url, _, sas = self.container.url.partition("?")  # a SAS rides in the query
-        url = f"{container_url.rsplit('/', 1)[0]}/{other}/{quote(name)}"
+        own = source.startswith("/") and not self._sas  # same account: our own credential
         return BlobClient.from_blob_url(
-            f"{url}?{sas}" if sas else url,
-            credential=None if sas else self.container.credential,
+            self._source_url(source),
+            credential=self.container.credential if own else None,
             api_version=self.container.api_version,
         )
+
+    def _source_url(self, source: str) -> str:
+        """The URL of a blob of this container, of ``/<container>/<blob>`` in another
+        container of the account, or of an absolute URL of a blob in another account, read
+        with ``source_sas`` (how a promotion copies from one datastore to another's). The
+        same URLs the SDK's blob clients would give."""
+        if source.startswith(("https://", "http://")):
+            return f"{source}?{self._source_sas}" if self._source_sas else source
+        if source.startswith("/"):
+            other, _, name = source[1:].partition("/")
+            url = f"{self._url.rsplit('/', 1)[0]}/{other}/{quote(name, safe='~/')}"
+        else:
+            url = f"{self._url}/{quote(source, safe='~/')}"
+        return f"{url}?{self._sas}" if self._sas else url
 
     def send(self, entry: FileEntry) -> Done:
         if not self.root.is_dir():  # a promotion: every file had to come by server-side copy
@@ -133,14 +156,14 @@ class Sender:
             outcome = self.blocks.send(entry, self.bases(entry))
             self.meter.file_done()
             kind: Kind = "patched" if outcome.base else "uploaded"
-            return Done(kind, entry, sent=outcome.sent, reused=outcome.reused)
-        with_retry(
+            return Done(kind, entry, sent=outcome.sent, reused=outcome.reused, etag=outcome.etag)
+        etag = with_retry(
             lambda: self._send_once(entry), f"uploading {describe(self.prefix, entry)}", self.retry
         )
         self.meter.file_done()
-        return Done("uploaded", entry, sent=entry.size)
+        return Done("uploaded", entry, sent=entry.size, etag=etag)
 
-    def _send_once(self, entry: FileEntry) -> None:
+    def _send_once(self, entry: FileEntry) -> str:
         blob = self._target(entry)
         path = self.root / entry.path
         with path.open("rb") as raw:
@@ -148,7 +171,7 @@ class Sender:
                 raise changed(path)
             reader = _HashingReader(raw, self.meter)
             try:
-                blob.upload_blob(
+                result = blob.upload_blob(
                     reader,  # type: ignore[arg-type]  # duck-typed: upload_blob only calls read
                     length=entry.size,
                     overwrite=True,
@@ -165,30 +188,53 @@ class Sender:
             # Its sha256 metadata would vouch for bytes it does not hold.
             blob.delete_blob(**self.count)
             raise changed(path)
+        return str(result.get("etag") or "")
 
     def copy(self, entry: FileEntry, source: str) -> Done:
         """Start a server-side copy of ``source``; the copy inherits its sha256 metadata,
-        which the verify step checks. A source that is gone is sent from the client."""
-        target = self._target(entry)
+        which a seal (its recorded ETag) or else the verify step vouches for. A source that
+        is gone, or changed since its ETag was recorded, is sent from the client."""
+        etag = self.etags.get(source, "")
         try:
-            result = with_retry(
-                lambda: target.start_copy_from_url(self._source(source).url, **self.count),
+            headers = with_retry(
+                lambda: self._start_copy(entry, source, etag),
                 f"copying {describe(self.prefix, entry)} from blob '{source}'",
                 self.retry,
             )
         except WorkspaceError as error:
             cause = error.__cause__
-            # A source that is gone is sent instead; one that refused us (403, reported as
-            # CannotVerifyCopySource like a missing one) is for the caller to name.
+            # A source that is gone or changed is sent instead; one that refused us (403,
+            # reported as CannotVerifyCopySource like a missing one) is for the caller to name.
+            if isinstance(cause, HttpResponseError) and cause.status_code == 412:
+                return self.send(entry)
             if isinstance(cause, ResourceNotFoundError) and cause.status_code != 403:
                 return self.send(entry)
             raise
-        if result.get("copy_status") == "pending":
-            return Done("pending", entry, source=source, copy_id=str(result["copy_id"]))
-        if result.get("copy_status") != "success":
+        status, stored = headers.get("x-ms-copy-status"), headers.get("ETag", "")
+        sealed = bool(etag)
+        if status == "pending":
+            copy_id = headers.get("x-ms-copy-id", "")
+            return Done("pending", entry, source=source, copy_id=copy_id, sealed=sealed)
+        if status != "success":
             return self.send(entry)
         self.meter.file_done()
-        return Done("copied", entry)
+        return Done("copied", entry, etag=stored, sealed=sealed)
+
+    def _start_copy(self, entry: FileEntry, source: str, etag: str) -> Mapping[str, str]:
+        """One Copy Blob request; the response headers (copy status and id, ETag)."""
+        headers = {
+            "x-ms-version": self.container.api_version,
+            "x-ms-copy-source": self._source_url(source),
+        }
+        if etag:
+            headers["x-ms-source-if-match"] = etag
+        url = f"{self._url}/{quote(blob_name(self.prefix, entry), safe='~/')}"
+        request = HttpRequest("PUT", f"{url}?{self._sas}" if self._sas else url, headers=headers)
+        response = self.container._client._send_request(request, **self.count)
+        if response.status_code >= 400:
+            raise _failure(response)
+        found: Mapping[str, str] = response.headers  # case-insensitive, as HTTP names are
+        return found
 
     def settle(self, done: list[Done], pool: ThreadPoolExecutor) -> list[Done]:
         """``done`` with every pending copy resolved: polled together, with backoff; a
@@ -200,11 +246,11 @@ class Sender:
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
             statuses = run_parallel(pool, [partial(self._status, d) for d in pending])
-            still = [d for d, status in statuses if status == "pending"]
-            for item, status in statuses:
+            still = [d for d, (status, _) in statuses if status == "pending"]
+            for item, (status, etag) in statuses:
                 if status == "success":
                     self.meter.file_done()
-                    settled.append(replace(item, kind="copied", copy_id=""))
+                    settled.append(replace(item, kind="copied", copy_id="", etag=etag))
                 elif status != "pending":
                     settled.append(self.send(item.entry))
             if still and time.monotonic() > deadline:
@@ -218,10 +264,22 @@ class Sender:
             pending = still
         return settled
 
-    def _status(self, item: Done) -> tuple[Done, str]:
+    def _status(self, item: Done) -> tuple[Done, tuple[str, str]]:
+        """The copy's status, and the blob's ETag."""
         props = with_retry(
             partial(self._target(item.entry).get_blob_properties, **self.count),
             f"checking the copy of {describe(self.prefix, item.entry)}",
             self.retry,
         )
-        return item, str(props.copy.status)
+        return item, (str(props.copy.status), str(props.etag or ""))
+
+
+def _failure(response: HttpResponse) -> HttpResponseError:
+    """The error the SDK would raise for a failed request: 404 and a source it cannot
+    verify (``CannotVerifyCopySource``, 404 or 403) as not found, with the service's code."""
+    code = response.headers.get("x-ms-error-code")
+    missing = response.status_code == 404 or code == "CannotVerifyCopySource"
+    kind = ResourceNotFoundError if missing else HttpResponseError
+    error = kind(message=f"{response.status_code} {code or response.reason}", response=response)
+    error.error_code = code  # type: ignore[attr-defined]  # as the SDK's own errors carry
+    return error

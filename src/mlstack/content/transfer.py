@@ -17,9 +17,12 @@ What proves each blob before the marker is written: for a blob already in place,
 listing taken before the transfer (size and sha256 metadata); for a blob sent, the
 service's acceptance of a body whose MD5 it checked (``validate_content``) and whose
 sha256 was computed here as it streamed out, with that sha256 set in the same request;
-for a blob copied, a listing after the transfer showing it inherited the expected sha256
-(copies from a source that did not hold what ``known`` claimed are sent again). The folder
-name is the digest of its manifest, so no other writer can put different files there.
+for a blob copied from a blob whose ETag a marker recorded, the service's acceptance of
+that ETag as the copy's precondition (the source is as it was when verified); for any other
+copy, a listing after the transfer showing it inherited the expected sha256 (copies from a
+source that did not hold what ``known`` claimed are sent again). The marker records the
+ETag of every blob stored, so the next version's copies need no listing. The folder name is
+the digest of its manifest, so no other writer can put different files there.
 Retries, the client, the progress bar and the pool come from :mod:`mlstack.content.transport`.
 
 A plain folder needs one blob, so one request, per file: a version of n files costs n
@@ -42,6 +45,8 @@ from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.calibration import SAMPLE, SMALL_FILE, Choice, Chooser, Costs
 from mlstack.content.completion import (
     DIGEST,
+    Known,
+    Sealed,
     complaint,
     is_complete,
     listing,
@@ -65,6 +70,7 @@ from mlstack.content.transport import (
 
 __all__ = [
     "Choice",
+    "Known",
     "RetryPolicy",
     "TransferReport",
     "is_complete",
@@ -128,7 +134,7 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
     endpoint: BlobEndpoint,
     container: str,
     prefix: str,
-    known: Mapping[str, str],
+    known: Known | Mapping[str, str],
     threads: int = 8,
     progress: bool = True,
     *,
@@ -143,11 +149,13 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
     the absolute URL of a blob in another account (read with ``source_sas``, which never
     leaves the copy requests); such content is copied server-side (or re-sent, where
     measured cheaper: ``choice``), and large files reuse the blocks of a known blob of the
-    same relpath. ``root`` need not
+    same relpath. A :class:`Known` also carries the sources' recorded ETags, which spare
+    the listing that otherwise verifies copies. ``root`` need not
     exist when everything is known (a promotion). The report counts files, bytes and
     requests; see :class:`TransferReport`.
     """
     started = time.monotonic()
+    known = known if isinstance(known, Known) else Known(dict(known))
     prefix = clean_prefix(prefix)
     check_paths(manifest)
     counter = RequestCounter()
@@ -161,9 +169,10 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
         stray = {name: "not in the manifest" for name in existing.keys() - expected}
         if stray:  # refuse before sending anything: the folder must end up a plain copy
             raise complaint(container, prefix, stray)
-        plan = _plan(manifest, prefix, existing, known)
+        plan = _plan(manifest, prefix, existing, known.blobs)
         chooser = Chooser(choice, root.is_dir(), calibration.costs_of(endpoint.url))
 
+        etags = dict(known.etags)  # grows by the blobs the first wave sends: the later's sources
         files = len(plan.first) + len(plan.later)
         to_send = sum(e.size for e, source in plan.first if source is None)
         with (
@@ -171,16 +180,17 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
             ThreadPoolExecutor(max_workers=threads) as pool,
         ):
             sender = Sender(root, service.get_container_client(container), prefix, meter,
-                            retry=retry, counter=counter, bases=_bases(known),
-                            source_sas=source_sas)  # fmt: skip
+                            retry=retry, counter=counter, bases=_bases(known.blobs),
+                            source_sas=source_sas, etags=etags)  # fmt: skip
             run = _Run(sender, pool, meter, chooser)
             done = run.sample(list(plan.first), endpoint.url)
             done += run.steps([s for s in plan.first if s[0].path not in run.sampled])
+            etags.update((blob_name(prefix, d.entry), d.etag) for d in done if d.etag)
             done += run.steps(list(plan.later))
             done = run.sender.settle(done, pool)
 
             wrong: dict[str, str] = {}
-            if any(d.kind == "copied" for d in done):
+            if any(d.kind == "copied" and not d.sealed for d in done):
                 # A copy inherits its source's metadata, so a source that did not hold what
                 # ``known`` claimed shows up here; those files are sent from the client.
                 wrong = problems(manifest, prefix, listing(client, prefix, retry, counter))
@@ -194,10 +204,11 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
         if wrong:
             raise complaint(container, prefix, wrong)
 
+        sealed = Sealed(manifest, {d.entry.path: d.etag for d in done if d.etag})
         with_retry(
             lambda: client.upload_blob(
                 marker_name(prefix),
-                manifest.to_json().encode(),
+                sealed.to_json().encode(),
                 overwrite=True,
                 metadata={DIGEST: manifest.digest},
                 **counter.options,

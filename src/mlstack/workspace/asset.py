@@ -18,6 +18,11 @@ def datastore_uri(path: str, datastore: str = DATASTORE) -> str:
     return f"azureml://datastores/{datastore}/paths/{path.strip('/')}/"
 
 
+KNOWN_VERSIONS = 3
+"""How many of a name's newest versions lend their files, sealed, to a new one (one blob GET
+of a completion marker each)."""
+
+
 def upload_prefix(digest: str, name: str) -> str:
     """Where a version's files live in the datastore: ``LocalUpload/<hex digest>/<name>``."""
     return f"LocalUpload/{digest.split(':', 1)[-1]}/{name}"

@@ -27,11 +27,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from mlstack.config.azure import AzureSettings
 from mlstack.config.locator import AzureLocator
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.completion import Known, read_sealed
 from mlstack.content.manifest import Manifest
-from mlstack.content.transfer import marker_name
 from mlstack.errors import NotFoundError, WorkspaceError
 from mlstack.workspace.asset import (
-    AssetVersion,
+    KNOWN_VERSIONS,
     DataVersion,
     content_digest,
     datastore_uri,
@@ -42,9 +42,6 @@ from mlstack.workspace.azure_datastore import Datastore, resolve_datastore
 from mlstack.workspace.azure_registry import AzureRegistry, service_errors
 
 __all__ = ["AzureMLWorkspace", "AzureRegistry", "Datastore"]
-
-KNOWN_VERSIONS = 3
-"""How many earlier versions of a name lend their files to a new one (one blob GET each)."""
 
 
 class AzureMLWorkspace:
@@ -157,20 +154,13 @@ class AzureMLWorkspace:
             )
         return registries[kind]
 
-    def _marker(self, prefix: str) -> Manifest | None:
-        """The manifest the completion marker of ``prefix`` holds; None if there is none."""
-        with self.endpoint.client(pool=1) as service:
-            blob = service.get_blob_client(self.container, marker_name(prefix))
-            try:
-                return Manifest.from_json(blob.download_blob().readall().decode())
-            except ResourceNotFoundError:
-                return None
-
     def manifest(self, kind: str, name: str, version: str) -> Manifest:
         """The files of a stored version, read from its completion marker."""
         found = self.registry(kind).get(name, version)
         digest = content_digest(found)
-        manifest = self._marker(upload_prefix(digest, name)) if found.files else None
+        prefix = upload_prefix(digest, name)
+        sealed = read_sealed(self.endpoint, self.container, prefix) if found.files else None
+        manifest = sealed.manifest if sealed else None
         if manifest is None:
             raise NotFoundError(
                 f"{kind} asset {name}:{version} has no files in this workspace's datastore"
@@ -183,29 +173,24 @@ class AzureMLWorkspace:
             )
         return manifest
 
-    def _known(self, versions: list[AssetVersion]) -> dict[str, str]:
-        known: dict[str, str] = {}
-        newest = [v for v in reversed(versions) if v.files][:KNOWN_VERSIONS]
-        for version in newest:
-            prefix = upload_prefix(content_digest(version), version.name)
-            manifest = self._marker(prefix)
-            for entry in manifest.entries if manifest else ():
-                known.setdefault(entry.sha256, f"{prefix}/{entry.path}")
-        return known
-
-    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
-        """sha256 → a blob holding it, from the newest versions of each data/model name.
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> Known:
+        """sha256 → a blob holding it, with its recorded ETag, from the newest versions of
+        each data/model name.
 
         One listing per name and one marker read per version: pass ``name`` and ``kind``
         to limit it.
         """
-        known: dict[str, str] = {}
+        known = Known()
         registries = [self.registry(kind)] if kind else [self.data, self.models]
         for registry in registries:
             versions = registry.list(name)
             for each in sorted({v.name for v in versions}):
-                for sha, blob in self._known([v for v in versions if v.name == each]).items():
-                    known.setdefault(sha, blob)
+                named = [v for v in reversed(versions) if v.name == each and v.files]
+                for version in named[:KNOWN_VERSIONS]:
+                    prefix = upload_prefix(content_digest(version), version.name)
+                    sealed = read_sealed(self.endpoint, self.container, prefix)
+                    if sealed is not None:
+                        known.add(prefix, sealed.manifest, sealed.etags)
         return known
 
     # -- content + registration -----------------------------------------------------------

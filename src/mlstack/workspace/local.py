@@ -18,10 +18,17 @@ from pathlib import Path
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.completion import Known, read_sealed
 from mlstack.content.manifest import Manifest
 from mlstack.errors import NotFoundError, WorkspaceError
 from mlstack.services.azurite import Azurite
-from mlstack.workspace.asset import DATASTORE, DataVersion, WorkspaceInfo, upload_prefix
+from mlstack.workspace.asset import (
+    DATASTORE,
+    KNOWN_VERSIONS,
+    DataVersion,
+    WorkspaceInfo,
+    upload_prefix,
+)
 from mlstack.workspace.catalog import Catalog
 from mlstack.workspace.registry import Registry
 
@@ -185,21 +192,29 @@ class LocalWorkspace:
     def set_data_archived(self, name: str, version: str, archived: bool) -> DataVersion:
         return self.data.set_archived(name, version, archived)
 
-    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> Known:
         """sha256 → a blob in the datastore holding it, over every registered version
-        (of ``name`` only, if given): a new version copies unchanged files server-side
-        instead of re-sending them."""
+        (of ``name`` only, if given), newest first: a new version copies unchanged files
+        server-side instead of re-sending them. The newest versions of each name come with
+        the ETags their completion markers recorded, as on Azure."""
+        known = Known()
         if not self.catalog.exists():
-            return {}
+            return known
         with self.catalog.transaction(write=False) as db:
             rows = db.execute(
-                "SELECT name, digest, manifest FROM versions WHERE manifest IS NOT NULL "
-                "AND (? IS NULL OR name = ?) AND (? IS NULL OR kind = ?)",
+                "SELECT kind, name, digest, manifest FROM versions WHERE manifest IS NOT NULL "
+                "AND (? IS NULL OR name = ?) AND (? IS NULL OR kind = ?) ORDER BY rowid DESC",
                 (name, name, kind, kind),
             ).fetchall()
-        known: dict[str, str] = {}
-        for asset, digest, manifest in rows:
+        newer: dict[tuple[str, str], int] = {}
+        for asset_kind, asset, digest, manifest in rows:
             prefix = upload_prefix(digest, asset)
-            for entry in Manifest.from_json(manifest).entries:
-                known.setdefault(entry.sha256, f"{prefix}/{entry.path}")
+            rank = newer[asset_kind, asset] = newer.get((asset_kind, asset), 0) + 1
+            sealed = None
+            if rank <= KNOWN_VERSIONS:
+                sealed = read_sealed(self.endpoint, self.container, prefix)
+            if sealed is not None and sealed.manifest.digest == digest:
+                known.add(prefix, sealed.manifest, sealed.etags)
+            else:
+                known.add(prefix, Manifest.from_json(manifest))
         return known

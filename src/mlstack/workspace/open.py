@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.config.locator import AzureLocator, LocalLocator
+from mlstack.content.completion import Known
 from mlstack.content.manifest import Manifest
 from mlstack.errors import NotFoundError
 from mlstack.project import Project
@@ -134,5 +135,5 @@ class EmptyWorkspace:
         return {"data": self.data, "model": self.models, "environment": self.environments,
                 "component": self.components}[kind]  # fmt: skip
 
-    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
-        return {}
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> Known:
+        return Known()

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.completion import Known
 from mlstack.content.manifest import Manifest
 from mlstack.workspace.asset import AssetVersion, WorkspaceInfo
 
@@ -114,9 +115,10 @@ class Workspace(Protocol):
         ``component`` on the local emulator only, so far)."""
         ...
 
-    def stored_content(self, name: str | None = None, kind: str | None = None) -> dict[str, str]:
-        """sha256 → a blob of ``container`` holding it, from registered versions (of
-        ``name`` and ``kind`` only, if given), so a new version copies instead of re-sending."""
+    def stored_content(self, name: str | None = None, kind: str | None = None) -> Known:
+        """sha256 → a blob of ``container`` holding it (and its recorded ETag), from
+        registered versions (of ``name`` and ``kind`` only, if given), so a new version
+        copies instead of re-sending."""
         ...
 
 

@@ -11,8 +11,10 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azure.storage.blob import BlobClient, ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
+from mlstack.content.completion import Known, read_sealed
 from mlstack.content.download import download
 from mlstack.content.manifest import FileEntry, Manifest
+from mlstack.content.sender import Sender
 from mlstack.content.transfer import (
     RetryPolicy,
     TransferReport,
@@ -40,7 +42,7 @@ def send(
     container: ContainerClient,
     prefix: str,
     *,
-    known: dict[str, str] | None = None,
+    known: Known | dict[str, str] | None = None,
 ) -> TransferReport:
     name = container.container_name
     return upload(root, manifest, endpoint, name, prefix, known or {}, 4, False, retry=FAST)
@@ -176,6 +178,98 @@ def test_content_repeated_within_a_version_is_sent_once(
     assert (report.uploaded_files, report.uploaded_bytes) == (2, 3001)
     assert (report.copied_files, report.copied_bytes) == (1, 3000)
     assert blobs(container, prefix) == files
+    # The duplicate is copied on condition of the ETag its source was just sent with, so
+    # nothing is listed after the copies.
+    assert dict(report.requests_by_kind)["list"] == 1
+
+
+def etags_of(container: ContainerClient, prefix: str) -> dict[str, str]:
+    """Each blob's ETag as a GET gives it (quoted; a listing drops the quotes), by path."""
+    names = (b.name for b in container.list_blobs(name_starts_with=prefix + "/"))
+    return {
+        name.removeprefix(prefix + "/"): container.get_blob_client(name).get_blob_properties().etag
+        for name in names
+    }
+
+
+def sealed_known(endpoint: BlobEndpoint, container: ContainerClient, prefix: str) -> Known:
+    """What a workspace's ``stored_content`` gives for the version stored at ``prefix``."""
+    sealed = read_sealed(endpoint, container.container_name, prefix)
+    assert sealed is not None
+    known = Known()
+    known.add(prefix, sealed.manifest, sealed.etags)
+    return known
+
+
+def test_the_marker_records_the_etag_of_every_blob_stored(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    big = bytes(range(256)) * (20 * 1024)  # 5 MiB: committed by blocks
+    files = {**FILES, "big.bin": big, "copy.csv": FILES["test.csv"]}
+    manifest = write_tree(tmp_path, files)
+    prefix = prefix_of(manifest)
+    send(tmp_path, manifest, endpoint, container, prefix)
+
+    sealed = read_sealed(endpoint, container.container_name, prefix)
+
+    assert sealed is not None and sealed.manifest == manifest
+    assert sealed.etags == etags_of(container, prefix)
+
+
+@pytest.mark.parametrize("seals", [True, False], ids=["sealed", "unsealed"])
+def test_copies_from_sealed_sources_need_no_listing_after(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient, seals: bool
+) -> None:
+    v1 = write_tree(tmp_path / "v1", FILES)
+    send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
+    v2 = write_tree(tmp_path / "v2", {**FILES, "new.txt": b"new"})
+    sealed = sealed_known(endpoint, container, prefix_of(v1))
+    known = sealed if seals else sealed.blobs  # a marker of an earlier release records none
+
+    report = send(tmp_path / "v2", v2, endpoint, container, prefix_of(v2), known=known)
+
+    assert (report.uploaded_files, report.copied_files) == (1, len(FILES))
+    assert dict(report.requests_by_kind)["list"] == (1 if seals else 2)
+    assert blobs(container, prefix_of(v2)) == {**FILES, "new.txt": b"new"}
+    assert is_complete(endpoint, container.container_name, prefix_of(v2), v2.digest)
+
+
+def _tamper(container: ContainerClient, blob: str, data: bytes) -> None:
+    """Overwrite ``blob`` keeping its sha256 metadata: a change no listing would notice."""
+    metadata = container.get_blob_client(blob).get_blob_properties().metadata
+    container.upload_blob(blob, data, overwrite=True, metadata=metadata)
+
+
+def test_a_sealed_source_changed_since_is_sent_not_copied(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    v1 = write_tree(tmp_path / "v1", FILES)
+    send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
+    known = sealed_known(endpoint, container, prefix_of(v1))
+    _tamper(container, f"{prefix_of(v1)}/train.csv", b"not the training data")
+    v2 = write_tree(tmp_path / "v2", {**FILES, "new.txt": b"new"})
+
+    report = send(tmp_path / "v2", v2, endpoint, container, prefix_of(v2), known=known)
+
+    # The copy of train.csv was refused (412: its source's ETag changed); it was sent.
+    assert (report.uploaded_files, report.copied_files) == (2, len(FILES) - 1)
+    assert blobs(container, prefix_of(v2)) == {**FILES, "new.txt": b"new"}
+    assert is_complete(endpoint, container.container_name, prefix_of(v2), v2.digest)
+
+
+def test_a_copy_without_local_files_from_a_changed_source_names_it(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    """A promotion has nothing to send instead: it stops before registering anything."""
+    v1 = write_tree(tmp_path / "v1", FILES)
+    send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
+    known = sealed_known(endpoint, container, prefix_of(v1))
+    _tamper(container, f"{prefix_of(v1)}/train.csv", b"not the training data")
+    target = "copies/iris"
+
+    with pytest.raises(WorkspaceError, match=r"'train\.csv'.*could not be copied server-side"):
+        send(tmp_path / "absent", v1, endpoint, container, target, known=known)
+    assert not is_complete(endpoint, container.container_name, target, v1.digest)
 
 
 def test_stale_known_sources_fall_back_to_sending_from_the_client(
@@ -206,18 +300,25 @@ def test_a_copy_the_service_reports_pending_is_awaited(
     v1 = write_tree(tmp_path / "v1", FILES)
     send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
     v2 = write_tree(tmp_path / "v2", {**FILES, "new.txt": b"new"})
-    real = BlobClient.start_copy_from_url
+    real = Sender._start_copy
+    started: list[str] = []
 
-    def pending(self: BlobClient, *args: Any, **kwargs: Any) -> Any:
-        return {**real(self, *args, **kwargs), "copy_status": "pending"}  # as Azure may say
+    def pending(self: Sender, *args: Any, **kwargs: Any) -> Any:
+        started.append(real(self, *args, **kwargs)["x-ms-copy-id"])
+        return {"x-ms-copy-status": "pending", "x-ms-copy-id": started[-1]}  # as Azure may say
 
-    monkeypatch.setattr(BlobClient, "start_copy_from_url", pending)
+    monkeypatch.setattr(Sender, "_start_copy", pending)
     report = send(
         tmp_path / "v2", v2, endpoint, container, prefix_of(v2), known=known_from(v1, prefix_of(v1))
     )
 
-    assert (report.uploaded_files, report.copied_files) == (1, len(FILES))
+    assert (report.uploaded_files, report.copied_files, len(started)) == (1, len(FILES), 5)
+    assert dict(report.requests_by_kind)["get"] > 1  # the marker, then the copies' statuses
     assert blobs(container, prefix_of(v2)) == {**FILES, "new.txt": b"new"}
+    # Their ETags, recorded once they settled, are those of the blobs.
+    sealed = read_sealed(endpoint, container.container_name, prefix_of(v2))
+    assert sealed is not None
+    assert sealed.etags == etags_of(container, prefix_of(v2))
 
 
 def test_a_stray_blob_in_the_folder_is_refused_before_anything_is_sent(

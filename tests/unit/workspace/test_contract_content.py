@@ -50,19 +50,21 @@ def test_manifest_and_download_give_back_exactly_what_was_registered(
 
 
 def test_stored_content_maps_each_sha256_to_a_blob_holding_it(backend: Backend) -> None:
-    assert backend.ws.stored_content() == {}
+    assert backend.ws.stored_content().blobs == {}
     backend.register(FILES)
     backend.register({"other.txt": b"another asset\n"}, name="labels")
 
     stored = backend.ws.stored_content("images")
 
     expected = {hashlib.sha256(data).hexdigest() for data in FILES.values()}
-    assert set(stored) == expected
+    assert set(stored.blobs) == expected
     container = backend.ws.endpoint.client().get_container_client(backend.ws.container)
-    for sha, blob in stored.items():
-        data = container.get_blob_client(blob).download_blob().readall()
-        assert hashlib.sha256(data).hexdigest() == sha
-    assert hashlib.sha256(b"another asset\n").hexdigest() in backend.ws.stored_content()
+    for sha, blob in stored.blobs.items():
+        download = container.get_blob_client(blob).download_blob()
+        assert hashlib.sha256(download.readall()).hexdigest() == sha
+        # Sealed: the ETag the marker recorded is the blob's own, unchanged since.
+        assert stored.etags[blob] == download.properties.etag
+    assert hashlib.sha256(b"another asset\n").hexdigest() in backend.ws.stored_content().blobs
 
 
 def test_a_second_version_with_one_changed_file_sends_only_that_file(backend: Backend) -> None:

@@ -127,14 +127,16 @@ def test_bad_asset_ref_says_the_forms() -> None:
 
 
 def test_stored_content_maps_each_hash_to_a_blob_of_a_registered_version(
-    ws: LocalWorkspace,
+    tmp_path: Path, endpoint: BlobEndpoint
 ) -> None:
-    assert ws.stored_content() == {}
+    ws = LocalWorkspace(tmp_path / "workspace.db", "no-such-container", lambda: endpoint)
+    assert ws.stored_content().blobs == {}
     a = manifest("one", "two")
     register(ws, a)
     known = ws.stored_content()
     prefix = upload_prefix(a.digest, "digits")
-    assert known == {e.sha256: f"{prefix}/{e.path}" for e in a.entries}
+    assert known.blobs == {e.sha256: f"{prefix}/{e.path}" for e in a.entries}
+    assert known.etags == {}  # no completion marker recorded any: copies get verified
 
 
 def test_a_catalog_from_an_older_schema_is_upgraded_on_open(ws: LocalWorkspace) -> None:

@@ -169,7 +169,7 @@ def empty(tmp_path: Path) -> EmptyWorkspace:
 
 def test_an_empty_workspace_reads_as_empty(empty: EmptyWorkspace) -> None:
     assert empty.exists() is False
-    assert empty.stored_content() == {} and empty.stored_content("digits") == {}
+    assert empty.stored_content().blobs == {} and empty.stored_content("digits").blobs == {}
     for kind, registry in (("data", empty.data), ("model", empty.models),
                            ("environment", empty.environments)):  # fmt: skip
         assert empty.registry(kind) is registry

@@ -138,17 +138,17 @@ def test_a_copy_between_two_storage_accounts_is_signed_and_sends_nothing_from_he
     other = LocalWorkspace(tmp_path / "other" / "workspace.db", container, lambda: second_account)
     other.create("other", "", {})
     signed: list[str] = []
-    real = sender.Sender._source
+    real = sender.Sender._source_url
 
-    def watch(self: sender.Sender, source: str) -> object:
-        client = real(self, source)
-        signed.append(client.url)
-        return client
+    def watch(self: sender.Sender, source: str) -> str:
+        url = real(self, source)
+        signed.append(url)
+        return url
 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a copy sent bytes from this machine")
 
-    monkeypatch.setattr(sender.Sender, "_source", watch)
+    monkeypatch.setattr(sender.Sender, "_source_url", watch)
     monkeypatch.setattr(sender.Sender, "send", refuse)
     try:
         done = register_copy(other, dev, registered, properties={"promotion": {"from": "dev"}})
