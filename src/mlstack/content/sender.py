@@ -206,6 +206,13 @@ class Sender:
             # A source that is gone or changed is sent instead; one that refused us (403,
             # reported as CannotVerifyCopySource like a missing one) is for the caller to name.
             if isinstance(cause, HttpResponseError) and cause.status_code == 412:
+                if not self.root.is_dir():  # a promotion: nothing to send instead
+                    raise WorkspaceError(
+                        f"{describe(self.prefix, entry)} cannot be copied: its source blob "
+                        f"'{source}' changed after its version was stored (its ETag is no "
+                        "longer the one the version's completion marker recorded); register "
+                        "the source folder again to store it afresh, then run again"
+                    ) from None
                 return self.send(entry)
             if isinstance(cause, ResourceNotFoundError) and cause.status_code != 403:
                 return self.send(entry)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from azure.core.exceptions import HttpResponseError
 
+from mlstack.content.completion import Known, read_sealed
 from mlstack.content.manifest import Manifest
 from mlstack.content.signature import DATA_READER, read_signature, role_fix
 from mlstack.content.transfer import TransferReport, upload
@@ -86,19 +87,29 @@ def register_copy(
     No byte passes through this machine: within one storage account the target copies from
     the source container with its own credential; across accounts (and subscriptions) it
     copies from URLs signed with a short-lived read-only SAS on the source container
-    (:func:`mlstack.content.signature.read_signature`). Every blob is verified against the
-    source's manifest before the version is registered.
+    (:func:`mlstack.content.signature.read_signature`). Each copy is conditional on the
+    ETag the source's marker recorded, so it copies the content verified when the source
+    version was stored (copies of versions stored by earlier releases are verified against
+    the manifest by a listing) before the version is registered.
     """
     manifest = source.registry(found.kind).manifest(found.name, found.version)
     prefix = upload_prefix(found.digest, found.name)
+    sealed = read_sealed(source.endpoint, source.container, prefix)
+    etags = sealed.etags if sealed is not None and sealed.manifest == manifest else {}
     same_account = source.endpoint.url.rstrip("/") == ws.endpoint.url.rstrip("/")
     sas = ""
     if same_account:
-        known = {e.sha256: f"/{source.container}/{prefix}/{e.path}" for e in manifest.entries}
+        base = f"/{source.container}"
     else:
         sas = read_signature(source.endpoint, source.container).token
         base = f"{source.endpoint.url.rstrip('/')}/{source.container}"
-        known = {e.sha256: f"{base}/{quote(f'{prefix}/{e.path}')}" for e in manifest.entries}
+    known = Known()
+    for entry in manifest.entries:
+        name = f"{prefix}/{entry.path}"  # a URL's path is encoded; a blob name is not
+        blob = f"{base}/{name if same_account else quote(name)}"
+        known.blobs.setdefault(entry.sha256, blob)
+        if entry.path in etags:
+            known.etags[blob] = etags[entry.path]
     try:
         report = upload(NO_LOCAL_FILES, manifest, ws.endpoint, ws.container, prefix, known,
                         progress=False, source_sas=sas)  # fmt: skip

@@ -267,7 +267,7 @@ def test_a_copy_without_local_files_from_a_changed_source_names_it(
     _tamper(container, f"{prefix_of(v1)}/train.csv", b"not the training data")
     target = "copies/iris"
 
-    with pytest.raises(WorkspaceError, match=r"'train\.csv'.*could not be copied server-side"):
+    with pytest.raises(WorkspaceError, match=r"'train\.csv'.*changed after its version was stored"):
         send(tmp_path / "absent", v1, endpoint, container, target, known=known)
     assert not is_complete(endpoint, container.container_name, target, v1.digest)
 

@@ -19,7 +19,7 @@ from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.hashcache import NoCache
 from mlstack.content.manifest import Manifest
 from mlstack.content.scan import scan
-from mlstack.errors import StorageAccessError
+from mlstack.errors import StorageAccessError, WorkspaceError
 from mlstack.workspace import register, register_copy, register_folder
 from mlstack.workspace.asset import AssetVersion, datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
@@ -99,6 +99,21 @@ def test_a_new_version_sends_only_the_changed_file(
 # -- register_copy -------------------------------------------------------------------------
 
 
+def test_a_source_blob_changed_since_its_version_was_stored_is_not_promoted(
+    workspaces: list[LocalWorkspace], registered: AssetVersion, endpoint: BlobEndpoint
+) -> None:
+    """Even with its sha256 metadata intact, which is all a listing would have checked."""
+    dev, prod = workspaces
+    prefix = upload_prefix(registered.digest, "digits")
+    blob = endpoint.client().get_blob_client(dev.container, f"{prefix}/train.csv")
+    blob.upload_blob(b"not what was validated", overwrite=True,
+                     metadata=blob.get_blob_properties().metadata)  # fmt: skip
+
+    with pytest.raises(WorkspaceError, match=r"'train\.csv'.*changed after its version"):
+        register_copy(prod, dev, registered, properties={"promotion": {"from": "dev"}})
+    assert prod.data.list("digits") == []
+
+
 def test_a_version_is_copied_within_one_account_and_registered(
     workspaces: list[LocalWorkspace], registered: AssetVersion, endpoint: BlobEndpoint,
     monkeypatch: pytest.MonkeyPatch,
@@ -114,6 +129,8 @@ def test_a_version_is_copied_within_one_account_and_registered(
     assert (done.version.version, done.new) == ("1", True)
     assert done.transfer is not None
     assert (done.transfer.uploaded_files, done.transfer.copied_files) == (0, len(FILES))
+    # Sealed by dev's recorded ETags: nothing is listed after the copies.
+    assert dict(done.transfer.requests_by_kind)["list"] == 1
     copied = prod.data.get("digits", "1")
     assert (copied.digest, copied.type, copied.description) == (
         registered.digest, "uri_folder", "promoted",
@@ -162,6 +179,7 @@ def test_a_copy_between_two_storage_accounts_is_signed_and_sends_nothing_from_he
         base = f"{dev.endpoint.url}/{dev.container}/{prefix}/"
         assert all(url.startswith(base) for url in signed)
         assert all("sr=c" in url and "sp=r&" in url for url in signed)
+        assert dict(done.transfer.requests_by_kind)["list"] == 1  # sealed across accounts too
     finally:
         other.delete()
 
