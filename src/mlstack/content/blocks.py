@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock, BlobClient, BlockState
 
 from mlstack.content.blobstore import MIB
@@ -133,12 +133,15 @@ class BlockSender:
         root: Path,
         target: Callable[[FileEntry], BlobClient],
         source: Callable[[str], BlobClient],
+        start_copy: Callable[[FileEntry, str], Mapping[str, str]],
         meter: Meter,
         retry: RetryPolicy,
         counter: RequestCounter,
     ) -> None:
-        """``target`` gives an entry's blob; ``source`` the blob a ``known`` value names."""
-        self.root, self.target, self.source = root, target, source
+        """``target`` gives an entry's blob; ``source`` the blob a ``known`` value names;
+        ``start_copy`` copies a source over an entry's blob (sealed by its recorded ETag),
+        answering the response headers."""
+        self.root, self.target, self.source, self.start_copy = root, target, source, start_copy
         self.meter, self.retry, self.count = meter, retry, counter.options
 
     def send(self, entry: FileEntry, bases: list[str]) -> Outcome:
@@ -199,7 +202,7 @@ class BlockSender:
         self, entry: FileEntry, path: Path, base: Layout, hashes: list[str], sizes: list[int]
     ) -> Outcome:
         blob = self.target(entry)
-        self._copy(blob, base.source)
+        self._copy(entry, blob, base.source)
         ids: list[str] = []
         used: set[str] = set()
         sent = reused = 0
@@ -221,23 +224,28 @@ class BlockSender:
         self.meter.advance(reused)
         return Outcome(sent, reused, base.source, etag)
 
-    def _copy(self, blob: BlobClient, source: str) -> None:
+    def _copy(self, entry: FileEntry, blob: BlobClient, source: str) -> None:
         """Copy the base over the target and wait for it: blocks cannot be staged while a
-        copy is pending (Azure completes a same-account block blob copy at once, usually)."""
+        copy is pending (Azure completes a same-account block blob copy at once, usually).
+        A base changed since its ETag was recorded (412) is not used."""
 
         def run() -> str:
             try:
-                started = blob.start_copy_from_url(self.source(source).url, **self.count)
+                started = self.start_copy(entry, source)
             except ResourceNotFoundError:
                 return "gone"
-            status = str(started.get("copy_status"))
+            except HttpResponseError as error:
+                if error.status_code == 412:
+                    return "changed"
+                raise
+            status = started.get("x-ms-copy-status", "")
             deadline, pause = time.monotonic() + COPY_TIMEOUT_S, 0.1
             while status == "pending" and time.monotonic() < deadline:
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
                 status = str(blob.get_blob_properties(**self.count).copy.status)
             if status == "pending":
-                blob.abort_copy(str(started["copy_id"]), **self.count)
+                blob.abort_copy(started["x-ms-copy-id"], **self.count)
             return status
 
         if with_retry(run, f"copying '{source}' to patch it", self.retry) != "success":

@@ -109,7 +109,8 @@ class Sender:
         self.etags = etags if etags is not None else {}
         self._url, _, self._sas = container.url.partition("?")  # a SAS rides in the query
         self.meter, self.retry, self.bases, self.count = meter, retry, bases, counter.options
-        self.blocks = BlockSender(root, self._target, self._source, meter, retry, counter)
+        self.blocks = BlockSender(root, self._target, self._source, self._start_sealed_copy,
+                                  meter, retry, counter)  # fmt: skip
 
     def step(self, entry: FileEntry, source: str | None) -> Callable[[], Done]:
         """The work for one file: send it (no source) or copy it from ``source``."""
@@ -226,6 +227,10 @@ class Sender:
             return self.send(entry)
         self.meter.file_done()
         return Done("copied", entry, etag=stored, sealed=sealed)
+
+    def _start_sealed_copy(self, entry: FileEntry, source: str) -> Mapping[str, str]:
+        """:meth:`_start_copy` on condition of the ETag recorded for ``source``, if any."""
+        return self._start_copy(entry, source, self.etags.get(source, ""))
 
     def _start_copy(self, entry: FileEntry, source: str, etag: str) -> Mapping[str, str]:
         """One Copy Blob request; the response headers (copy status and id, ETag)."""

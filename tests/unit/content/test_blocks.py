@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobClient, ContainerClient
+from azure.storage.blob import BlobBlock, BlobClient, ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
 from mlstack.content.blocks import BLOCK_SIZE, block_id, content_of, file_blocks
+from mlstack.content.completion import Known, read_sealed
 from mlstack.content.manifest import Manifest
 from mlstack.content.transfer import RetryPolicy, TransferReport, is_complete, upload
 from mlstack.errors import WorkspaceError
@@ -116,6 +117,31 @@ def test_a_base_without_our_block_ids_is_not_reused(
 
     assert (report.uploaded_files, report.patched_files, report.sent_bytes) == (1, 0, len(BIG))
     assert blobs(container, prefix_of(v2)) == {"data/big.bin": edit(BIG, 9)}
+
+
+def test_a_base_changed_since_its_version_was_stored_is_not_reused(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> None:
+    """Even one whose block IDs still claim their old content: the copy of the base is
+    conditional on the ETag v1's marker recorded, so the service refuses it (412)."""
+    v1 = write_tree(tmp_path / "v1", {"data/big.bin": BIG})
+    send(tmp_path / "v1", v1, endpoint, container)
+    sealed = read_sealed(endpoint, container.container_name, prefix_of(v1))
+    assert sealed is not None
+    known = Known()
+    known.add(prefix_of(v1), sealed.manifest, sealed.etags)
+    base = container.get_blob_client(f"{prefix_of(v1)}/data/big.bin")
+    committed, _ = base.get_block_list("committed")
+    base.stage_block(committed[0].id, bytes(BLOCK_SIZE))  # zeros under block 0's ID
+    base.commit_block_list([BlobBlock(b.id) for b in committed],
+                           metadata=base.get_blob_properties().metadata)  # fmt: skip
+    changed = edit(BIG, len(BIG) - 1)  # blocks 0 and 1 would be reused
+    v2 = write_tree(tmp_path / "v2", {"data/big.bin": changed})
+
+    report = send(tmp_path / "v2", v2, endpoint, container, known=known)
+
+    assert (report.uploaded_files, report.patched_files, report.sent_bytes) == (1, 0, len(BIG))
+    assert blobs(container, prefix_of(v2)) == {"data/big.bin": changed}
 
 
 def test_blocks_reused_through_a_copied_version(

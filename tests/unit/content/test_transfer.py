@@ -85,7 +85,7 @@ def test_second_upload_of_the_same_digest_sends_nothing(
         raise AssertionError("a complete version must not be written again")
 
     monkeypatch.setattr(BlobClient, "upload_blob", refuse)
-    monkeypatch.setattr(BlobClient, "start_copy_from_url", refuse)
+    monkeypatch.setattr(Sender, "_start_copy", refuse)
     report = send(tmp_path, manifest, endpoint, container, prefix)
 
     assert (report.uploaded_files, report.copied_files) == (0, 0)
