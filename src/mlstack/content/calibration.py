@@ -16,7 +16,8 @@ server. The costs are remembered per endpoint for the rest of the process (a Pul
 registers several assets against one).
 
 Either choice stores the same bytes under the same name with the same sha256 metadata,
-and the verify step checks every blob, so a wrong estimate costs time, never correctness.
+each proved (a send by its own request, a copy by its source's recorded ETag or a listing),
+so a wrong estimate costs time, never correctness.
 Copies are preferred unless sending is clearly cheaper (:data:`PREFER_COPY`): a send also
 reads the file and uses the uplink, which a request timing under-counts.
 """
