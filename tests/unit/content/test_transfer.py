@@ -234,19 +234,24 @@ def test_copies_from_sealed_sources_need_no_listing_after(
     assert is_complete(endpoint, container.container_name, prefix_of(v2), v2.digest)
 
 
-def _tamper(container: ContainerClient, blob: str, data: bytes) -> None:
-    """Overwrite ``blob`` keeping its sha256 metadata: a change no listing would notice."""
-    metadata = container.get_blob_client(blob).get_blob_properties().metadata
-    container.upload_blob(blob, data, overwrite=True, metadata=metadata)
+def stored_then_tampered(
+    tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
+) -> tuple[Manifest, Known]:
+    """v1 stored and its sealed content read; then train.csv overwritten keeping its sha256
+    metadata: a change no listing would notice."""
+    v1 = write_tree(tmp_path / "v1", FILES)
+    send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
+    known = sealed_known(endpoint, container, prefix_of(v1))
+    blob = container.get_blob_client(f"{prefix_of(v1)}/train.csv")
+    metadata = blob.get_blob_properties().metadata
+    blob.upload_blob(b"not the training data", overwrite=True, metadata=metadata)
+    return v1, known
 
 
 def test_a_sealed_source_changed_since_is_sent_not_copied(
     tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
 ) -> None:
-    v1 = write_tree(tmp_path / "v1", FILES)
-    send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
-    known = sealed_known(endpoint, container, prefix_of(v1))
-    _tamper(container, f"{prefix_of(v1)}/train.csv", b"not the training data")
+    _, known = stored_then_tampered(tmp_path, endpoint, container)
     v2 = write_tree(tmp_path / "v2", {**FILES, "new.txt": b"new"})
 
     report = send(tmp_path / "v2", v2, endpoint, container, prefix_of(v2), known=known)
@@ -261,10 +266,7 @@ def test_a_copy_without_local_files_from_a_changed_source_names_it(
     tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
 ) -> None:
     """A promotion has nothing to send instead: it stops before registering anything."""
-    v1 = write_tree(tmp_path / "v1", FILES)
-    send(tmp_path / "v1", v1, endpoint, container, prefix_of(v1))
-    known = sealed_known(endpoint, container, prefix_of(v1))
-    _tamper(container, f"{prefix_of(v1)}/train.csv", b"not the training data")
+    v1, known = stored_then_tampered(tmp_path, endpoint, container)
     target = "copies/iris"
 
     with pytest.raises(WorkspaceError, match=r"'train\.csv'.*changed after its version was stored"):
