@@ -86,7 +86,8 @@ class _HashingReader:
 
 
 class Sender:
-    """The steps of one upload call; holds no state that changes once built."""
+    """The steps of one upload call; holds no state of its own that changes once built
+    (``etags`` is the caller's, grown between waves by the ETags of blobs just sent)."""
 
     def __init__(
         self,
