@@ -263,9 +263,25 @@ class _Run:
         return done
 
     def steps(self, steps: list[Step]) -> list[Done]:
-        chosen = [
-            (e, None if s is not None and self.chooser.sends(e.size) else s) for e, s in steps
-        ]
-        self.meter.grow(0, sum(e.size for (e, s), (_, c) in zip(steps, chosen, strict=True)
-                               if s is not None and c is None))  # fmt: skip
-        return run_parallel(self.pool, [self.sender.step(e, s) for e, s in chosen])
+        """Run ``steps``, choosing copy or send per file; by measured costs, in chunks
+        that each correct the costs by what they took (see :mod:`calibration`)."""
+        measured = self.chooser.choice == "measure" and self.chooser.costs is not None
+        size = max(2 * SAMPLE, -(-len(steps) // calibration.CHUNKS)) if measured else len(steps)
+        done: list[Done] = []
+        for start in range(0, len(steps), max(size, 1)):
+            chunk = steps[start : start + size]
+            chosen = [
+                (e, None if s is not None and self.chooser.sends(e.size) else s) for e, s in chunk
+            ]
+            resends = sum(1 for (_, s), (_, c) in zip(chunk, chosen, strict=True)
+                          if s is not None and c is None)  # fmt: skip
+            self.meter.grow(0, sum(e.size for (e, s), (_, c) in zip(chunk, chosen, strict=True)
+                                   if s is not None and c is None))  # fmt: skip
+            started = time.perf_counter()
+            done += run_parallel(self.pool, [self.sender.step(e, s) for e, s in chosen])
+            costs = self.chooser.costs
+            if measured and costs is not None:
+                copies = sum(1 for _, c in chosen if c is not None)
+                fixed = costs.corrected(copies, resends, len(chunk), time.perf_counter() - started)
+                self.chooser = replace(self.chooser, costs=fixed)
+        return done

@@ -167,6 +167,33 @@ def test_the_kind_that_costs_the_server_more_is_avoided(
     assert blobs(container, prefix_of(m2)) == v2
 
 
+def test_copies_dearer_in_bulk_than_the_sample_said_are_given_up_after_one_chunk(
+    tmp_path: Path,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As on LokiJS once: the first chunk's wall time per copy replaces the estimate."""
+    v1 = many(8 * SAMPLE, 1)
+    v2 = {**v1, "new.txt": b"new"}
+    m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
+    send(tmp_path / "v1", m1, endpoint, container)
+    calibration.remember(endpoint.url, Costs(copy_s=0.001, send_s=0.002, largest_sent=100))
+    server, original = threading.Lock(), Sender.copy
+
+    def dear(self: Sender, *args: Any) -> Any:  # 50 ms of a server that serves one at a time
+        with server:
+            time.sleep(0.05)
+        return original(self, *args)
+
+    monkeypatch.setattr(Sender, "copy", dear)
+    report = send(tmp_path / "v2", m2, endpoint, container, known=known_from(m1, prefix_of(m1)))
+
+    chunk = 2 * SAMPLE  # the smallest chunk; 8 chunks of 256 steps would be smaller
+    assert (report.copied_files, report.resent_files) == (chunk, len(v1) - chunk)
+    assert blobs(container, prefix_of(m2)) == v2
+
+
 def test_measured_costs_decide_per_file(
     tmp_path: Path, endpoint: BlobEndpoint, container: ContainerClient
 ) -> None:
