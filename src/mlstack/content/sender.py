@@ -196,10 +196,9 @@ class Sender:
         """Start a server-side copy of ``source``; the copy inherits its sha256 metadata,
         which a seal (its recorded ETag) or else the verify step vouches for. A source that
         is gone, or changed since its ETag was recorded, is sent from the client."""
-        etag = self.etags.get(source, "")
         try:
             headers = with_retry(
-                lambda: self._start_copy(entry, source, etag),
+                lambda: self._start_sealed_copy(entry, source),
                 f"copying {describe(self.prefix, entry)} from blob '{source}'",
                 self.retry,
             )
@@ -220,7 +219,7 @@ class Sender:
                 return self.send(entry)
             raise
         status, stored = headers.get("x-ms-copy-status"), headers.get("ETag", "")
-        sealed = bool(etag)
+        sealed = bool(self.etags.get(source))
         if status == "pending":
             copy_id = headers.get("x-ms-copy-id", "")
             return Done("pending", entry, source=source, copy_id=copy_id, sealed=sealed)

@@ -273,15 +273,15 @@ class _Run:
             chosen = [
                 (e, None if s is not None and self.chooser.sends(e.size) else s) for e, s in chunk
             ]
-            resends = sum(1 for (_, s), (_, c) in zip(chunk, chosen, strict=True)
-                          if s is not None and c is None)  # fmt: skip
-            self.meter.grow(0, sum(e.size for (e, s), (_, c) in zip(chunk, chosen, strict=True)
-                                   if s is not None and c is None))  # fmt: skip
+            resent = [e for (e, s), (_, c) in zip(chunk, chosen, strict=True)
+                      if s is not None and c is None]  # fmt: skip
+            self.meter.grow(0, sum(e.size for e in resent))
             started = time.perf_counter()
             done += run_parallel(self.pool, [self.sender.step(e, s) for e, s in chosen])
             costs = self.chooser.costs
             if measured and costs is not None:
                 copies = sum(1 for _, c in chosen if c is not None)
-                fixed = costs.corrected(copies, resends, len(chunk), time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                fixed = costs.corrected(copies, len(resent), len(chunk), seconds)
                 self.chooser = replace(self.chooser, costs=fixed)
         return done
