@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest, HttpResponse
@@ -137,9 +137,12 @@ class Sender:
         """The URL of a blob of this container, of ``/<container>/<blob>`` in another
         container of the account, or of an absolute URL of a blob in another account, read
         with ``source_sas`` (how a promotion copies from one datastore to another's). The
-        same URLs the SDK's blob clients would give."""
+        same URLs the SDK's blob clients would give: every kind is named unencoded, and
+        encoded here."""
         if source.startswith(("https://", "http://")):
-            return f"{source}?{self._source_sas}" if self._source_sas else source
+            parts = urlsplit(source)
+            url = f"{parts.scheme}://{parts.netloc}{quote(parts.path, safe='~/')}"
+            return f"{url}?{self._source_sas}" if self._source_sas else url
         if source.startswith("/"):
             other, _, name = source[1:].partition("/")
             url = f"{self._url.rsplit('/', 1)[0]}/{other}/{quote(name, safe='~/')}"

@@ -146,11 +146,11 @@ def upload(  # noqa: PLR0917 - positional order is the one the issue specifies
 
     ``known`` maps sha256 → a blob holding that content, in ``container`` (e.g. from earlier
     versions), as ``/<container>/<blob>`` in another container of the same account, or as
-    the absolute URL of a blob in another account (read with ``source_sas``, which never
-    leaves the copy requests); such content is copied server-side (or re-sent, where
-    measured cheaper: ``choice``), and large files reuse the blocks of a known blob of the
-    same relpath. A :class:`Known` also carries the sources' recorded ETags, which spare
-    the listing that otherwise verifies copies. ``root`` need not
+    the absolute URL of a blob in another account, its path not percent-encoded (read with
+    ``source_sas``, which never leaves the copy requests); such content is copied
+    server-side (or re-sent, where measured cheaper: ``choice``), and large files reuse the
+    blocks of a known blob of the same relpath. A :class:`Known` also carries the sources'
+    recorded ETags, which spare the listing that otherwise verifies copies. ``root`` need not
     exist when everything is known (a promotion). The report counts files, bytes and
     requests; see :class:`TransferReport`.
     """

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from azure.core.exceptions import HttpResponseError
 
@@ -104,12 +103,7 @@ def register_copy(
         sas = read_signature(source.endpoint, source.container).token
         base = f"{source.endpoint.url.rstrip('/')}/{source.container}"
     known = Known()
-    for entry in manifest.entries:
-        name = f"{prefix}/{entry.path}"  # a URL's path is encoded; a blob name is not
-        blob = f"{base}/{name if same_account else quote(name)}"
-        known.blobs.setdefault(entry.sha256, blob)
-        if entry.path in etags:
-            known.etags[blob] = etags[entry.path]
+    known.add(f"{base}/{prefix}", manifest, etags)
     try:
         report = upload(NO_LOCAL_FILES, manifest, ws.endpoint, ws.container, prefix, known,
                         progress=False, source_sas=sas)  # fmt: skip

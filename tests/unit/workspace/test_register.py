@@ -24,7 +24,8 @@ from mlstack.workspace import register, register_copy, register_folder
 from mlstack.workspace.asset import AssetVersion, datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
 
-FILES = {"train.csv": b"a,b\n1,2\n", "sub/labels.txt": b"cat\ndog\n", "README": b"digits"}
+FILES = {"train.csv": b"a,b\n1,2\n", "sub/labels.txt": b"cat\ndog\n", "README": b"digits",
+         "a dir/ünï %20.txt": b"a name URLs must encode"}  # fmt: skip
 
 
 def _folder(root: Path, files: dict[str, bytes]) -> tuple[Path, Manifest]:
