@@ -91,10 +91,12 @@ def register_copy(
     version was stored (copies of versions stored by earlier releases are verified against
     the manifest by a listing) before the version is registered.
     """
-    manifest = source.registry(found.kind).manifest(found.name, found.version)
     prefix = upload_prefix(found.digest, found.name)
     sealed = read_sealed(source.endpoint, source.container, prefix)
-    etags = sealed.etags if sealed is not None and sealed.manifest == manifest else {}
+    if sealed is not None and sealed.manifest.digest == found.digest:
+        manifest, etags = sealed.manifest, sealed.etags
+    else:  # the registry's own reading, and its errors for content that is not there
+        manifest, etags = source.registry(found.kind).manifest(found.name, found.version), {}
     same_account = source.endpoint.url.rstrip("/") == ws.endpoint.url.rstrip("/")
     sas = ""
     if same_account:
