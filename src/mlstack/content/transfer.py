@@ -15,8 +15,8 @@ Whatever the datastore already holds is reused, so a version costs what changed:
 
 What proves each blob before the marker is written: for a blob already in place, the
 listing taken before the transfer (size and sha256 metadata); for a blob sent, the
-service's acceptance of a body whose MD5 it checked (``validate_content``) and whose
-sha256 was computed here as it streamed out, with that sha256 set in the same request;
+service's acceptance of a body whose MD5 it checked and whose sha256 was computed here
+from the very bytes sent, with that sha256 set in the same request;
 for a blob copied from a blob whose ETag a marker recorded, the service's acceptance of
 that ETag as the copy's precondition (the source is as it was when verified); for any other
 copy, a listing after the transfer showing it inherited the expected sha256 (copies from a

@@ -15,7 +15,6 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import (
     AccountSasPermissions,
-    BlobClient,
     BlobServiceClient,
     ContainerClient,
     ResourceTypes,
@@ -233,10 +232,8 @@ def test_a_crash_mid_transfer_leaves_no_version_and_the_rerun_completes(
     m1, m2 = write_tree(tmp_path / "v1", v1), write_tree(tmp_path / "v2", v2)
     send(tmp_path / "v1", m1, endpoint, container)
     known = known_from(m1, prefix_of(m1))
-    # Copy requests are built by the sender, blobs sent by the SDK.
-    owner: type = Sender if choice == "copy" else BlobClient
-    method = "_start_copy" if choice == "copy" else "upload_blob"
-    real = getattr(owner, method)
+    method = "_start_copy" if choice == "copy" else "_put"
+    real = getattr(Sender, method)
     calls: list[object] = []
 
     def crash_on_the_tenth(self: object, *args: Any, **kwargs: Any) -> Any:
@@ -247,13 +244,13 @@ def test_a_crash_mid_transfer_leaves_no_version_and_the_rerun_completes(
             raise refused
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(owner, method, crash_on_the_tenth)
+    monkeypatch.setattr(Sender, method, crash_on_the_tenth)
     with pytest.raises(WorkspaceError, match="HTTP 403"):
         send(tmp_path / "v2", m2, endpoint, container, known=known, choice=choice)
     assert not is_complete(endpoint, container.container_name, prefix_of(m2), m2.digest)
     assert not container.get_blob_client(marker_name(prefix_of(m2))).exists()
 
-    monkeypatch.setattr(owner, method, real)
+    monkeypatch.setattr(Sender, method, real)
     report = send(tmp_path / "v2", m2, endpoint, container, known=known, choice=choice)
 
     assert report.skipped_files > 0  # what the crashed run finished is kept

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
+from azure.core.rest import HttpRequest
 from azure.storage.blob import BlobClient, ContainerClient
 
 from mlstack.content.blobstore import BlobEndpoint
@@ -85,6 +86,7 @@ def test_second_upload_of_the_same_digest_sends_nothing(
         raise AssertionError("a complete version must not be written again")
 
     monkeypatch.setattr(BlobClient, "upload_blob", refuse)
+    monkeypatch.setattr(Sender, "_put", refuse)
     monkeypatch.setattr(Sender, "_start_copy", refuse)
     report = send(tmp_path, manifest, endpoint, container, prefix)
 
@@ -354,6 +356,30 @@ def test_a_file_edited_after_hashing_is_refused_and_not_left_behind(
     assert not is_complete(endpoint, container.container_name, prefix, manifest.digest)
 
 
+def test_a_body_damaged_on_the_way_is_refused_by_the_service(
+    tmp_path: Path,
+    endpoint: BlobEndpoint,
+    container: ContainerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifest = write_tree(tmp_path, FILES)
+    prefix = prefix_of(manifest)
+    real = Sender._send
+
+    def damage(self: Sender, request: HttpRequest) -> Any:
+        if request.url.split("?")[0].endswith("/test.csv"):  # one flipped byte, same length
+            body = bytes([request.content[0] ^ 1]) + request.content[1:]
+            request = HttpRequest("PUT", request.url, headers=request.headers, content=body)
+        return real(self, request)
+
+    monkeypatch.setattr(Sender, "_send", damage)
+    # Azure answers Md5Mismatch, Azurite InvalidOperation ("Provided contentMD5 doesn't match")
+    with pytest.raises(WorkspaceError, match=r"test\.csv.* failed: HTTP 400"):
+        send(tmp_path, manifest, endpoint, container, prefix)
+    assert "test.csv" not in blobs(container, prefix)
+    assert not is_complete(endpoint, container.container_name, prefix, manifest.digest)
+
+
 def test_unsafe_manifest_paths_are_refused(tmp_path: Path, endpoint: BlobEndpoint) -> None:
     manifest = Manifest.of([FileEntry("../escape.txt", 1, "0" * 64)])
     with pytest.raises(WorkspaceError, match="not a plain relative path"):
@@ -363,18 +389,18 @@ def test_unsafe_manifest_paths_are_refused(tmp_path: Path, endpoint: BlobEndpoin
 
 
 def fail_for(monkeypatch: pytest.MonkeyPatch, blob: str, error: Exception, times: int) -> list[str]:
-    """Make upload_blob raise ``error`` for blob ``blob`` the first ``times`` calls."""
+    """Make the request that sends blob ``blob`` raise ``error`` the first ``times`` calls."""
     calls: list[str] = []
-    real = BlobClient.upload_blob
+    real = Sender._put
 
-    def flaky(self: BlobClient, *args: Any, **kwargs: Any) -> Any:
-        if self.blob_name == blob:
+    def flaky(self: Sender, name: str, *args: Any) -> Any:
+        if name == blob:
             calls.append(blob)
             if len(calls) <= times:
                 raise error
-        return real(self, *args, **kwargs)
+        return real(self, name, *args)
 
-    monkeypatch.setattr(BlobClient, "upload_blob", flaky)
+    monkeypatch.setattr(Sender, "_put", flaky)
     return calls
 
 
