@@ -125,11 +125,10 @@ class Sender:
             parts = urlsplit(source)
             url = f"{parts.scheme}://{parts.netloc}{quote(parts.path, safe='~/')}"
             return f"{url}?{self._source_sas}" if self._source_sas else url
-        if source.startswith("/"):
-            other, _, name = source[1:].partition("/")
-            url = f"{self._url.rsplit('/', 1)[0]}/{other}/{quote(name, safe='~/')}"
-        else:
-            url = f"{self._url}/{quote(source, safe='~/')}"
+        if not source.startswith("/"):
+            return self._blob_url(source)
+        other, _, name = source[1:].partition("/")
+        url = f"{self._url.rsplit('/', 1)[0]}/{other}/{quote(name, safe='~/')}"
         return f"{url}?{self._sas}" if self._sas else url
 
     def send(self, entry: FileEntry) -> Done:
@@ -233,6 +232,7 @@ class Sender:
         return found  # case-insensitive, as HTTP names are
 
     def _blob_url(self, name: str) -> str:
+        """The URL of blob ``name`` of this container, signed as the container is."""
         url = f"{self._url}/{quote(name, safe='~/')}"
         return f"{url}?{self._sas}" if self._sas else url
 
