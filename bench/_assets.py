@@ -7,10 +7,11 @@ import multiprocessing
 import os
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench._common import MIB, peak_rss_mib, timed
 from mlstack.content.blobstore import BlobEndpoint
@@ -19,6 +20,8 @@ from mlstack.content.scan import scan
 from mlstack.content.transfer import Choice, upload
 from mlstack.workspace.asset import datastore_uri, upload_prefix
 from mlstack.workspace.local import LocalWorkspace
+
+T = TypeVar("T")
 
 CLASSES = 10
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -145,11 +148,13 @@ def register_in_child(job: Job) -> dict[str, Any]:
     return {**result, "peak_rss_mib": peak_rss_mib()}
 
 
-def in_child(job: Job) -> dict[str, Any]:
-    """Register in a spawned process, so its peak memory is its own alone."""
+def in_child(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` in a spawned process, as each ``pulumi up`` runs its provider in
+    one: every timed run starts from the same clean interpreter (not the heap and pools
+    of the runs before it in this one), and a registration's peak memory is its own."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(register_in_child, job).result()
+        return pool.submit(call, *args).result()
 
 
 def new_workspace(catalog: Path, container: str, endpoint: BlobEndpoint) -> None:
