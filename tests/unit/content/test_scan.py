@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import socket
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from mlstack.content import scan as scan_module
-from mlstack.content.hashcache import NoCache, SqliteHashCache
+from mlstack.content.hashcache import NoCache, SqliteHashCache, StatKey
 from mlstack.content.scan import CHUNK_SIZE, ScanProgress, hash_file, scan
+from mlstack.content.treememo import TreeMemo
 from mlstack.errors import ConfigError
 
 with warnings.catch_warnings():
@@ -141,6 +143,32 @@ def test_a_second_scan_reads_nothing(
     hash_calls.clear()
     assert scan(root, cache) == first
     assert hash_calls == []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_memo_is_checked_with_the_collector_paused_and_left_as_found(
+    tmp_path: Path, cache: SqliteHashCache, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    root = tmp_path / "asset"
+    write(root, "a/one.txt", "1")
+    settle(root)
+    for folder in (root / "a", root):  # folders settled too: the memo vouches for them
+        os.utime(folder, ns=(PAST_NS, PAST_NS))
+    first = scan(root, cache)
+    seen: list[bool] = []
+    changed = TreeMemo.changed
+
+    def watched(self: TreeMemo, real_root: str) -> list[tuple[int, StatKey]] | None:
+        seen.append(gc.isenabled())
+        return changed(self, real_root)
+
+    monkeypatch.setattr(TreeMemo, "changed", watched)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert scan(root, cache) == first
+        assert (seen, gc.isenabled()) == ([False], enabled)
+    finally:
+        gc.enable()
 
 
 def test_a_changed_file_is_read_again_and_only_it(
